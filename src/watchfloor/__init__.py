@@ -1,0 +1,1 @@
+"""watchfloor: alarm receiving and incident management for control rooms."""

@@ -1,0 +1,223 @@
+"""The FastAPI application: routes for alarms, signals, accounts, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Annotated, Protocol
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.websockets import WebSocketDisconnect
+
+from watchfloor.api.auth import CurrentPrincipal, websocket_principal
+from watchfloor.api.errors import exception_handlers
+from watchfloor.api.schemas import (
+    AccountIn,
+    AccountOut,
+    AlarmDetailOut,
+    AlarmList,
+    AlarmOut,
+    SignalList,
+    SignalOut,
+    StreamMessage,
+)
+from watchfloor.codecs.dc09 import parse_key
+from watchfloor.core.alarms import AlarmState
+from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.core.ports import AlarmEvent, Repository
+
+__all__ = ["ApiServices", "Metric", "create_api"]
+
+logger = logging.getLogger(__name__)
+
+
+class EventSource(Protocol):
+    """Where the stream takes committed alarm changes from."""
+
+    def subscribe(self) -> AbstractAsyncContextManager[_EventQueue]:
+        """Subscribe for the duration of the block."""
+        ...
+
+
+class _EventQueue(Protocol):
+    async def get(self) -> AlarmEvent | None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metric:
+    """One Prometheus sample: name, help, type and labelled values."""
+
+    name: str
+    help: str
+    kind: str
+    samples: tuple[tuple[tuple[tuple[str, str], ...], float], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiServices:
+    """What the API needs, injected by the composition root."""
+
+    repository: Repository
+    events: EventSource
+    metrics: Callable[[], Iterable[Metric]]
+
+
+def _render_metrics(metrics: Iterable[Metric]) -> str:
+    lines: list[str] = []
+    for metric in metrics:
+        lines.append(f"# HELP {metric.name} {metric.help}")
+        lines.append(f"# TYPE {metric.name} {metric.kind}")
+        for labels, value in metric.samples:
+            label_text = ",".join(f'{k}="{v}"' for k, v in labels)
+            lines.append(
+                f"{metric.name}{{{label_text}}} {value:g}"
+                if label_text
+                else f"{metric.name} {value:g}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _services(request: Request) -> ApiServices:
+    services: ApiServices = request.app.state.services
+    return services
+
+
+Services = Annotated[ApiServices, Depends(_services)]
+
+
+def _api_router() -> APIRouter:
+    router = APIRouter(prefix="/api")
+
+    @router.get("/alarms", summary="List alarms, newest first")
+    async def list_alarms(
+        principal: CurrentPrincipal,
+        services: Services,
+        state: AlarmState | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[int | None, Query(ge=1, description="only alarms with id < after")] = None,
+    ) -> AlarmList:
+        alarms = await services.repository.list_alarms(state=state, limit=limit, after=after)
+        return AlarmList(items=[AlarmOut.of(a) for a in alarms])
+
+    @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
+    async def get_alarm(
+        alarm_id: int, principal: CurrentPrincipal, services: Services
+    ) -> AlarmDetailOut:
+        return AlarmDetailOut.of_detail(await services.repository.get_alarm(alarm_id))
+
+    @router.get("/signals", summary="List signals, newest first")
+    async def list_signals(
+        principal: CurrentPrincipal,
+        services: Services,
+        device: str | None = None,
+        alarm: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[
+            int | None, Query(ge=1, description="only signals with id < after")
+        ] = None,
+    ) -> SignalList:
+        records = await services.repository.list_signals(
+            device=device, alarm_id=alarm, limit=limit, after=after
+        )
+        return SignalList(items=[SignalOut.of(r) for r in records])
+
+    @router.post("/accounts", status_code=201, summary="Register a DC-09 transmitter")
+    async def add_account(
+        body: AccountIn, principal: CurrentPrincipal, services: Services
+    ) -> AccountOut:
+        key = None
+        try:
+            if body.key is not None:
+                key = parse_key(body.key, ascii=False)
+            elif body.key_ascii is not None:
+                key = parse_key(body.key_ascii, ascii=True)
+        except ValueError as err:
+            raise HTTPException(422, f"key: {err}") from err
+        device = await services.repository.add_account(
+            account=body.account, site=body.site, key=key, name=body.name
+        )
+        logger.info("dc09 account %s registered by %s", device.account, principal.user)
+        return AccountOut.of(device)
+
+    @router.websocket("/stream")
+    async def stream(websocket: WebSocket) -> None:
+        principal = await websocket_principal(websocket)
+        if principal is None:
+            await websocket.close(code=4401, reason="missing, invalid or revoked token")
+            return
+        services: ApiServices = websocket.app.state.services
+        async with services.events.subscribe() as queue:
+            await websocket.accept()
+            receiving = asyncio.create_task(_drain_client(websocket))
+            try:
+                while True:
+                    getting = asyncio.create_task(queue.get())
+                    done, _ = await asyncio.wait(
+                        {getting, receiving}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if receiving in done:
+                        getting.cancel()
+                        return
+                    event = getting.result()
+                    if event is None:
+                        await websocket.close(code=1013, reason="fell behind; reconnect")
+                        return
+                    await websocket.send_text(StreamMessage.of(event).model_dump_json())
+            except WebSocketDisconnect:
+                return
+            finally:
+                receiving.cancel()
+
+    return router
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it disconnects."""
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        return
+
+
+def _public_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz", summary="200 only when the store accepts writes")
+    async def healthz(services: Services) -> JSONResponse:
+        try:
+            await services.repository.check_writable()
+        except StoreUnavailableError as err:
+            return JSONResponse({"status": "unavailable", "detail": str(err)}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    async def metrics(services: Services) -> PlainTextResponse:
+        return PlainTextResponse(
+            _render_metrics(services.metrics()),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    return router
+
+
+def create_api(services: ApiServices) -> FastAPI:
+    """Return the ASGI application serving the API, the stream and the console."""
+    app = FastAPI(
+        title="watchfloor",
+        summary="Alarm receiving and incident management for control rooms",
+        version="0.1.0",
+        exception_handlers=exception_handlers,
+    )
+    app.state.services = services
+    app.include_router(_public_router())
+    app.include_router(_api_router())
+    static = resources.files("watchfloor.console") / "static"
+    app.mount("/", StaticFiles(directory=str(static), html=True), name="console")
+    return app

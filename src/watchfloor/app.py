@@ -1,0 +1,236 @@
+"""The composition root: the only module that names concrete classes and wires them together."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from watchfloor.api import ApiServices, create_api
+from watchfloor.api.application import Metric
+from watchfloor.bus import LocalBus
+from watchfloor.clock import SystemClock
+from watchfloor.config import Settings
+from watchfloor.core.alarm_types import Taxonomy
+from watchfloor.core.ports import Clock
+from watchfloor.core.principals import Role
+from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.store.database import migrate, open_engine, sqlite_url
+from watchfloor.store.repository import SqlRepository
+from watchfloor.store.writer import GroupCommitWriter, open_writer
+from watchfloor.taxonomy import load_taxonomy
+
+__all__ = ["Platform", "database_url", "open_platform", "open_repository", "serve"]
+
+logger = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """Return the database URL in force: ``WATCHFLOOR_DATABASE_URL`` or SQLite in the data dir."""
+    if settings.database_url is not None:
+        return settings.database_url.value
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return sqlite_url(settings.data_dir)
+
+
+@asynccontextmanager
+async def open_repository(
+    settings: Settings, clock: Clock | None = None
+) -> AsyncIterator[SqlRepository]:
+    """Open the database of these settings, migrated, for administrative commands."""
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        yield SqlRepository(engine, clock or SystemClock())
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Platform:
+    """A running platform: the ASGI app, the DC-09 address it listens on, and its parts."""
+
+    api: FastAPI
+    dc09_address: tuple[str, int]
+    repository: SqlRepository
+    writer: GroupCommitWriter
+    receiver: Dc09Receiver
+    bus: LocalBus
+    taxonomy: Taxonomy
+    engine: AsyncEngine
+
+
+async def _bootstrap_tokens(
+    settings: Settings, repository: SqlRepository, announce: Callable[[str], None]
+) -> None:
+    if settings.bootstrap_token is not None:
+        await repository.ensure_token(
+            user="admin", role=Role.ADMIN, label="bootstrap", token=settings.bootstrap_token.value
+        )
+        return
+    if await repository.count_tokens() == 0:
+        token = secrets.token_urlsafe(32)
+        await repository.ensure_token(
+            user="admin", role=Role.ADMIN, label="first-start", token=token
+        )
+        announce(
+            "First start: an admin token was created; it is shown this once only.\n"
+            f"  token:  {token}\n"
+            f"  console: http://{settings.http}/#token={token}"
+        )
+
+
+def _metrics(
+    receiver: Dc09Receiver, writer: GroupCommitWriter, bus: LocalBus
+) -> Callable[[], Iterable[Metric]]:
+    def collect() -> Iterable[Metric]:
+        stats = writer.stats
+        yield Metric(
+            name="watchfloor_dc09_events_total",
+            help="DC-09 receiver events by outcome (acked, rejected_*, limit_*, ...)",
+            kind="counter",
+            samples=tuple(
+                ((("outcome", k),), float(v)) for k, v in sorted(receiver.counters.items())
+            ),
+        )
+        yield Metric(
+            name="watchfloor_dc09_open_connections",
+            help="Open DC-09 TCP connections",
+            kind="gauge",
+            samples=(((), float(receiver.open_connections)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_queue_depth",
+            help="Signals waiting for the writer",
+            kind="gauge",
+            samples=(((), float(stats.queue_depth)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_batches_total",
+            help="Group commits done",
+            kind="counter",
+            samples=(((), float(stats.batches)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_signals_total",
+            help="Signals committed",
+            kind="counter",
+            samples=(((), float(stats.signals_committed)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_link_tests_total",
+            help="Link tests (DC-09 NULL) committed",
+            kind="counter",
+            samples=(((), float(stats.link_tests_committed)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_failed_batches_total",
+            help="Group commits that failed",
+            kind="counter",
+            samples=(((), float(stats.failed_batches)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_last_batch_size",
+            help="Items in the last commit",
+            kind="gauge",
+            samples=(((), float(stats.last_batch_size)),),
+        )
+        yield Metric(
+            name="watchfloor_intake_commit_seconds",
+            help="Latency of the last group commit",
+            kind="gauge",
+            samples=(((), stats.last_commit_seconds),),
+        )
+        yield Metric(
+            name="watchfloor_stream_subscribers",
+            help="Consoles on the alarm stream",
+            kind="gauge",
+            samples=(((), float(bus.subscriber_count)),),
+        )
+
+    return collect
+
+
+@asynccontextmanager
+async def open_platform(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    announce: Callable[[str], None] = logger.info,
+) -> AsyncIterator[Platform]:
+    """Start everything but the HTTP listener: store, writer, DC-09 listeners, the ASGI app.
+
+    On exit the DC-09 listeners close first (their unacknowledged frames will be
+    retransmitted), then the writer drains, then the database closes.
+    """
+    clock = clock or SystemClock()
+    taxonomy = load_taxonomy(settings.taxonomy_file)
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        repository = SqlRepository(engine, clock)
+        await _bootstrap_tokens(settings, repository, announce)
+        bus = LocalBus()
+        async with open_writer(engine, taxonomy, clock, bus.publish) as writer:
+
+            async def lookup(account: str) -> AccountView | None:
+                device = await repository.find_account(account)
+                if device is None:
+                    return None
+                key = await repository.account_key(account) if device.has_key else None
+                return AccountView(key=key, enabled=device.enabled)
+
+            receiver = Dc09Receiver(
+                sink=writer,
+                lookup=lookup,
+                clock=clock,
+                settings=Dc09Settings(
+                    idle_timeout=settings.dc09_idle_timeout,
+                    max_frame=settings.dc09_max_frame,
+                    max_connections=settings.dc09_max_connections,
+                    reject_unknown=settings.dc09_reject_unknown,
+                ),
+            )
+            async with open_dc09_listeners(
+                receiver, host=settings.dc09.host, port=settings.dc09.port
+            ) as address:
+                api = create_api(
+                    ApiServices(
+                        repository=repository, events=bus, metrics=_metrics(receiver, writer, bus)
+                    )
+                )
+                yield Platform(
+                    api=api,
+                    dc09_address=address,
+                    repository=repository,
+                    writer=writer,
+                    receiver=receiver,
+                    bus=bus,
+                    taxonomy=taxonomy,
+                    engine=engine,
+                )
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.info) -> None:
+    """Run the platform until SIGINT/SIGTERM: DC-09 on TCP and UDP, HTTP, the console."""
+    async with open_platform(settings, announce=announce) as platform:
+        config = uvicorn.Config(
+            platform.api,
+            host=settings.http.host,
+            port=settings.http.port,
+            log_config=None,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        logger.info(
+            "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address
+        )
+        await server.serve()

@@ -1,0 +1,189 @@
+"""Settings: parsed once at start-up from defaults, a TOML file, the environment and the CLI."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+__all__ = ["HostPort", "Secret", "Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "WATCHFLOOR_"
+
+
+class SettingsError(Exception):
+    """The settings are invalid; the message lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret string that never shows itself in a repr or a log line."""
+
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostPort:
+    """A listening address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the server needs to start. Defaults are safe: SQLite, loopback only."""
+
+    data_dir: Path = Path("var")
+    http: HostPort = HostPort(host="127.0.0.1", port=8080)
+    dc09: HostPort = HostPort(host="127.0.0.1", port=12000)
+    database_url: Secret | None = None
+    bootstrap_token: Secret | None = None
+    operator_name: str | None = None
+    contact: str | None = None
+    taxonomy_file: Path | None = None
+    dc09_reject_unknown: bool = False
+    dc09_idle_timeout: float = 300.0
+    dc09_max_frame: int = 4096
+    dc09_max_connections: int = 10_000
+    log_level: str = "INFO"
+
+
+def _parse_host_port(text: str) -> HostPort:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return HostPort(host=host.strip("[]"), port=int(port))
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _parse_positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(f"must be positive, got {text!r}")
+    return value
+
+
+def _parse_positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"must be positive, got {text!r}")
+    return value
+
+
+def _parse_log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {text!r}")
+    return level
+
+
+def _optional_secret(text: str) -> Secret | None:
+    return Secret(text) if text else None
+
+
+def _optional_text(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "data_dir": Path,
+    "http": _parse_host_port,
+    "dc09": _parse_host_port,
+    "database_url": _optional_secret,
+    "bootstrap_token": _optional_secret,
+    "operator_name": _optional_text,
+    "contact": _optional_text,
+    "taxonomy_file": _optional_path,
+    "dc09_reject_unknown": _parse_bool,
+    "dc09_idle_timeout": _parse_positive_float,
+    "dc09_max_frame": _parse_positive_int,
+    "dc09_max_connections": _parse_positive_int,
+    "log_level": _parse_log_level,
+}
+
+
+def _apply(
+    settings: Settings, values: Mapping[str, object], origin: str, problems: list[str]
+) -> Settings:
+    changes: dict[str, object] = {}
+    for name, raw in values.items():
+        parser = _PARSERS.get(name)
+        if parser is None:
+            problems.append(f"{origin}: unknown setting {name!r}")
+            continue
+        try:
+            changes[name] = parser(str(raw)) if not isinstance(raw, bool) else raw
+        except ValueError as err:
+            problems.append(f"{origin}: {name}: {err}")
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    overrides: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Return the settings from defaults < ``config_file`` < ``WATCHFLOOR_*`` < ``overrides``.
+
+    Args:
+        config_file: a TOML file whose top-level keys are setting names.
+        overrides: values from the command line, already named like the settings; a None
+            value means "not given".
+        environ: the environment (the process environment when None).
+
+    Raises:
+        SettingsError: every problem found, together.
+    """
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    settings = Settings()
+    if config_file is None and env.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(env[ENV_PREFIX + "CONFIG"])
+    if config_file is not None:
+        try:
+            document = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            problems.append(f"{config_file}: {err}")
+        else:
+            settings = _apply(settings, document, str(config_file), problems)
+    names = {f.name for f in fields(Settings)}
+    from_env = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names
+    }
+    settings = _apply(settings, from_env, "environment", problems)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings = _apply(settings, given, "command line", problems)
+    if problems:
+        raise SettingsError(problems)
+    return settings

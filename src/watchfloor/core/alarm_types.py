@@ -1,0 +1,118 @@
+"""Alarm types, the closed list of harms they address, and classification of source codes.
+
+The catalogue itself is data (see ``watchfloor.taxonomy``); this module holds its shape and the
+pure lookup from a source code (Contact ID event, SIA DCS code, ...) to an alarm type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "UNCLASSIFIED_SIGNAL",
+    "UNREGISTERED_TRANSMITTER",
+    "AlarmType",
+    "Basis",
+    "Classification",
+    "CodeSystem",
+    "SourceCode",
+    "Taxonomy",
+]
+
+#: The type of a signal whose code has no mapping: stored and raised, never discarded.
+UNCLASSIFIED_SIGNAL = 990
+#: The type of a signal from a transmitter nobody registered.
+UNREGISTERED_TRANSMITTER = 991
+
+
+class Basis(StrEnum):
+    """The harm an alarm type addresses. Closed: a type with any other basis is refused."""
+
+    FIRE = "fire"
+    INTRUSION = "intrusion"
+    HOLD_UP_DURESS = "hold-up/duress"
+    MEDICAL = "medical"
+    HAZARD = "hazard"
+    CRIME_AGAINST_PERSON = "crime against person"
+    CRIME_AGAINST_PROPERTY = "crime against property"
+    TRAFFIC = "traffic"
+    EQUIPMENT_FAULT = "equipment fault"
+    SUPERVISION = "supervision"
+    TEST_MAINTENANCE = "test/maintenance"
+
+
+class CodeSystem(StrEnum):
+    """A family of source codes that the taxonomy maps to alarm types."""
+
+    CONTACT_ID = "contact_id"
+    SIA_DCS = "sia_dcs"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceCode:
+    """A code as a source sends it: the system it belongs to and the code itself."""
+
+    system: CodeSystem
+    code: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlarmType:
+    """One entry of the taxonomy.
+
+    ``raises_alarm`` is false for types that are logged but need no operator (openings and
+    closings, for instance): their signals are stored and shown, not queued.
+    """
+
+    code: int
+    name: str
+    category: str
+    priority: int
+    basis: Basis
+    sop: tuple[str, ...]
+    raises_alarm: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Classification:
+    """The alarm type a signal belongs to, and whether the signal restores it."""
+
+    alarm_type: AlarmType
+    restore: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Taxonomy:
+    """A validated catalogue of alarm types with its code mappings.
+
+    ``mappings`` maps a source code to (alarm type code, is-restore). Build one through
+    ``watchfloor.taxonomy.load_taxonomy`` so that it is validated.
+    """
+
+    version: str
+    types: Mapping[int, AlarmType]
+    mappings: Mapping[SourceCode, tuple[int, bool]]
+
+    def classify(self, source_code: SourceCode, *, restore: bool = False) -> Classification:
+        """Return the classification of a source code; unknown codes are unclassified signals.
+
+        Args:
+            source_code: the code as received.
+            restore: whether the message itself says restore (Contact ID qualifier 3); a
+                restore code in the mapping (SIA ``BR``) is a restore either way.
+        """
+        mapped = self.mappings.get(source_code)
+        if mapped is None:
+            return Classification(alarm_type=self.types[UNCLASSIFIED_SIGNAL], restore=restore)
+        type_code, mapped_restore = mapped
+        return Classification(alarm_type=self.types[type_code], restore=restore or mapped_restore)
+
+    def get(self, code: int) -> AlarmType:
+        """Return the alarm type with this code.
+
+        Raises:
+            KeyError: no such type.
+        """
+        return self.types[code]

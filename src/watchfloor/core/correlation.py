@@ -1,0 +1,147 @@
+"""Correlation: how a classified signal joins, opens or restores an alarm.
+
+Theory of operation: signals with the same device, alarm type and zone belong together while
+an alarm for them is open (new, acknowledged or dispatched): a repeat raises the alarm's
+``signal_count``; a restore (Contact ID qualifier 3, a SIA restore code) goes on its timeline.
+A signal of a log-only type, or a restore with no open alarm, is stored but raises nothing.
+A DC-09 signal from an account nobody registered is an "unregistered transmitter" alarm, so
+that nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from watchfloor.core.alarm_types import UNREGISTERED_TRANSMITTER, Classification, Taxonomy
+from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry, TimelineKind
+from watchfloor.core.devices import Device
+from watchfloor.core.signals import Signal, SignalSource
+
+__all__ = [
+    "SYSTEM_ACTOR",
+    "Correlation",
+    "CorrelationKey",
+    "Effect",
+    "classify_signal",
+    "correlate",
+    "correlation_key",
+]
+
+#: The actor named on timeline entries that no person caused.
+SYSTEM_ACTOR = "system"
+
+
+class Effect(StrEnum):
+    """What a signal does to the alarm queue."""
+
+    OPENED = "opened"
+    REPEATED = "repeated"
+    RESTORED = "restored"
+    LOGGED = "logged"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CorrelationKey:
+    """The identity under which signals join one open alarm."""
+
+    device: str
+    type_code: int
+    zone: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Correlation:
+    """The outcome of correlating one signal: the alarm as it must be stored, if any."""
+
+    effect: Effect
+    alarm: Alarm | None
+    timeline: TimelineEntry | None
+
+
+def classify_signal(taxonomy: Taxonomy, signal: Signal, device: Device | None) -> Classification:
+    """Return the alarm type of a signal from a device that may be unregistered (None)."""
+    if device is None and signal.source is SignalSource.DC09:
+        return Classification(alarm_type=taxonomy.get(UNREGISTERED_TRANSMITTER), restore=False)
+    return taxonomy.classify(signal.code, restore=signal.restore)
+
+
+def correlation_key(signal: Signal, classification: Classification) -> CorrelationKey:
+    """Return the key under which this signal looks for an open alarm.
+
+    All traffic of an unregistered transmitter folds into one alarm, whatever its zone.
+    """
+    type_code = classification.alarm_type.code
+    zone = None if type_code == UNREGISTERED_TRANSMITTER else signal.zone
+    return CorrelationKey(device=signal.device, type_code=type_code, zone=zone)
+
+
+def correlate(
+    signal: Signal,
+    classification: Classification,
+    open_alarm: Alarm | None,
+    *,
+    device: Device | None,
+) -> Correlation:
+    """Decide what a classified signal does, given the open alarm under its key (if any).
+
+    Pure: the caller stores the returned alarm (``id`` 0 means insert) and timeline entry.
+    """
+    at = signal.received_at
+    alarm_type = classification.alarm_type
+    if classification.restore:
+        if open_alarm is None:
+            return Correlation(effect=Effect.LOGGED, alarm=None, timeline=None)
+        restored = replace(
+            open_alarm,
+            restored_at=at,
+            last_at=max(at, open_alarm.last_at),
+            version=open_alarm.version + 1,
+        )
+        entry = TimelineEntry(
+            at=at,
+            kind=TimelineKind.RESTORED,
+            actor=SYSTEM_ACTOR,
+            detail=f"restore received ({signal.code.code})",
+        )
+        return Correlation(effect=Effect.RESTORED, alarm=restored, timeline=entry)
+    if not alarm_type.raises_alarm:
+        return Correlation(effect=Effect.LOGGED, alarm=None, timeline=None)
+    if open_alarm is not None:
+        repeated = replace(
+            open_alarm,
+            signal_count=open_alarm.signal_count + 1,
+            last_at=max(at, open_alarm.last_at),
+            restored_at=None,
+            version=open_alarm.version + 1,
+        )
+        entry = TimelineEntry(
+            at=at,
+            kind=TimelineKind.REPEATED,
+            actor=SYSTEM_ACTOR,
+            detail=f"signal {signal.code.code} repeated",
+        )
+        return Correlation(effect=Effect.REPEATED, alarm=repeated, timeline=entry)
+    key = correlation_key(signal, classification)
+    alarm = Alarm(
+        id=0,
+        origin=signal.origin,
+        type_code=alarm_type.code,
+        type_name=alarm_type.name,
+        category=alarm_type.category,
+        priority=alarm_type.priority,
+        state=AlarmState.NEW,
+        site=device.site if device is not None else None,
+        device=device.name if device is not None else signal.device,
+        zone=key.zone,
+        signal_count=1,
+        first_at=at,
+        last_at=at,
+    )
+    entry = TimelineEntry(
+        at=at,
+        kind=TimelineKind.CREATED,
+        actor=SYSTEM_ACTOR,
+        detail=f"{alarm_type.name} from {signal.source} {signal.code.code}",
+    )
+    return Correlation(effect=Effect.OPENED, alarm=alarm, timeline=entry)

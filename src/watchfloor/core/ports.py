@@ -1,0 +1,135 @@
+"""The ports between the core and its adapters: time, the store, and the alarm stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
+from watchfloor.core.devices import Device
+from watchfloor.core.principals import Principal, Role
+from watchfloor.core.signals import LinkTest, Signal, SignalRecord
+
+__all__ = [
+    "AlarmDetail",
+    "AlarmEvent",
+    "AlarmEventKind",
+    "Clock",
+    "Publish",
+    "Repository",
+    "SignalSink",
+]
+
+
+class Clock(Protocol):
+    """A source of the current time, always timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        """Return the current time."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return a monotonic time in seconds, for durations and timeouts."""
+        ...
+
+
+class AlarmEventKind(StrEnum):
+    """The kinds of change pushed to every console."""
+
+    CREATED = "alarm.created"
+    UPDATED = "alarm.updated"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlarmEvent:
+    """A committed change of an alarm, as pushed to the consoles."""
+
+    kind: AlarmEventKind
+    alarm: Alarm
+
+
+#: How the store hands committed alarm changes to the stream (never before commit).
+Publish = Callable[[AlarmEvent], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlarmDetail:
+    """An alarm with its signals (oldest first) and timeline (oldest first)."""
+
+    alarm: Alarm
+    signals: tuple[SignalRecord, ...]
+    timeline: tuple[TimelineEntry, ...]
+
+
+class SignalSink(Protocol):
+    """Where receivers hand what they received; returns only once it is committed."""
+
+    async def submit(self, items: Sequence[Signal | LinkTest]) -> Sequence[SignalRecord | None]:
+        """Store the items durably, correlate them, and publish the alarm changes.
+
+        Returns one entry per item: the signal's record (for a retransmission, the record
+        stored the first time), or None for a link test. Idempotent for DC-09
+        retransmissions. If cancelled while waiting, the items may or may not have been
+        committed; the sender has not been acknowledged and will retry.
+
+        Raises:
+            StoreUnavailableError: nothing was committed; the sender must not be acknowledged.
+        """
+        ...
+
+
+class Repository(Protocol):
+    """Reads and administrative writes of the store (the intake path is ``SignalSink``)."""
+
+    async def check_writable(self) -> None:
+        """Raise StoreUnavailableError unless the store accepts a write right now."""
+        ...
+
+    async def list_alarms(
+        self, *, state: AlarmState | None, limit: int, after: int | None
+    ) -> list[Alarm]:
+        """Return alarms newest first (highest id first), those with id < ``after`` if given."""
+        ...
+
+    async def get_alarm(self, alarm_id: int) -> AlarmDetail:
+        """Return an alarm with its signals and timeline; NotFoundError if there is none."""
+        ...
+
+    async def list_signals(
+        self, *, device: str | None, alarm_id: int | None, limit: int, after: int | None
+    ) -> list[SignalRecord]:
+        """Return signals newest first, filtered by device key and/or alarm."""
+        ...
+
+    async def add_account(
+        self, *, account: str, site: str | None, key: bytes | None, name: str | None = None
+    ) -> Device:
+        """Register a DC-09 transmitter (creating its site by name if new).
+
+        Raises:
+            ConflictError: the account is registered already.
+        """
+        ...
+
+    async def find_account(self, account: str) -> Device | None:
+        """Return the device registered under a DC-09 account, if any."""
+        ...
+
+    async def account_key(self, account: str) -> bytes | None:
+        """Return the AES key of a DC-09 account (None without one). Never log it."""
+        ...
+
+    async def ensure_token(self, *, user: str, role: Role, label: str, token: str) -> None:
+        """Make sure an API token with this value exists for the user (idempotent)."""
+        ...
+
+    async def count_tokens(self) -> int:
+        """Return how many unrevoked API tokens exist."""
+        ...
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """Return the principal of an unrevoked token, or None."""
+        ...

@@ -1,0 +1,1 @@
+"""Receivers: thin asyncio adapters from the wire to the core's intake."""

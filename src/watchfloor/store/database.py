@@ -1,0 +1,139 @@
+"""Engines, connection settings, transactions and schema migrations of the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Final
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from watchfloor.store._errors import translate_errors
+
+__all__ = ["migrate", "open_engine", "sqlite_url", "write_transaction"]
+
+logger = logging.getLogger(__name__)
+
+_MIGRATIONS: Final = Path(__file__).parent / "migrations"
+
+#: How a SQLite transaction starts; set per connection with ``execution_options``.
+_SQLITE_BEGIN: Final = "watchfloor_sqlite_begin"
+_BEGIN_STATEMENTS: Final = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+
+#: Serialises migrations of several processes on one PostgreSQL database (any fixed number).
+_MIGRATION_LOCK: Final = 0x77617463
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """Return the URL of the SQLite database kept in a data directory."""
+    return f"sqlite+aiosqlite:///{data_dir / 'watchfloor.db'}"
+
+
+def open_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
+    """Create an engine for a SQLite (``sqlite+aiosqlite``) or PostgreSQL (asyncpg) URL.
+
+    SQLite connections run in WAL mode with ``synchronous=FULL`` (a commit survives power
+    loss, which the acknowledge-after-store rule needs), foreign keys on, and wait up to
+    ``busy_timeout_ms`` for a lock held by another connection or process. Transactions are
+    begun by SQLAlchemy instead of the driver, so that DDL is transactional and writers can
+    take the write lock up front (see ``write_transaction``).
+
+    Args:
+        url: an SQLAlchemy URL with an async driver.
+        busy_timeout_ms: SQLite only: how long to wait for a lock before failing.
+
+    Returns:
+        The engine; the caller disposes of it (``await engine.dispose()``). No connection is
+        made until first use.
+    """
+    # hide_parameters: driver errors end up in logs, and their parameters can hold AES keys
+    # (add_account) and alarm contents.
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, hide_parameters=True)
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    # pre_ping: after a database restart the pool hands out a fresh connection rather than
+    # failing the next batch with a dead one.
+    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    pragmas = (
+        # First, so that the other pragmas wait for a concurrent starter instead of failing.
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA foreign_keys=ON",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # None stops the driver from emitting its own BEGIN (and COMMIT before DDL); the
+        # "begin" hook below starts transactions instead. This is SQLAlchemy's documented
+        # recipe for pysqlite/aiosqlite.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+        connection.exec_driver_sql(_BEGIN_STATEMENTS[mode])
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Run a block in one transaction that will write; commit on success, else roll back.
+
+    On SQLite the write lock is taken at BEGIN (``BEGIN IMMEDIATE``), so a transaction that
+    reads before it writes cannot fail half-way because another connection wrote meanwhile;
+    it waits for the busy timeout instead. Driver errors are not translated here.
+
+    Yields:
+        The connection, inside the transaction. If the block is cancelled the transaction is
+        rolled back and nothing of it is stored.
+    """
+    async with engine.connect() as connection:
+        writer = await connection.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        async with writer.begin():
+            yield writer
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision (Alembic ``upgrade head``).
+
+    Idempotent: at the newest revision it changes nothing. Safe when several processes start
+    at once: the whole upgrade is one transaction holding the SQLite write lock or a
+    PostgreSQL advisory lock, so a second process waits and then finds nothing to do.
+    Cancelled, it rolls back and leaves the schema as it was.
+
+    Raises:
+        StoreUnavailableError: the database could not be reached or refused the change.
+    """
+    with translate_errors("migrate the schema"):
+        async with write_transaction(engine) as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            await connection.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    # Without it Alembic warns that it falls back to legacy path splitting.
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,214 @@
+"""The relational schema of the store, as SQLAlchemy Core tables shared by code and migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "ID",
+    "OPEN_ALARM_STATES_SQL",
+    "UtcDateTime",
+    "alarm_timeline",
+    "alarms",
+    "api_tokens",
+    "devices",
+    "metadata",
+    "signals",
+    "sites",
+    "store_health",
+]
+
+# Constraint names are fixed so that migrations can refer to them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Primary keys of the tables that grow with traffic. SQLite only auto-increments an
+#: ``INTEGER PRIMARY KEY`` (a rowid alias), so BIGINT becomes INTEGER there (also 64-bit).
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+#: The open states (``core.alarms.OPEN_STATES``) as SQL, for the partial unique index below.
+#: Kept literal because an index predicate cannot take bound parameters.
+OPEN_ALARM_STATES_SQL = "state IN ('new', 'acknowledged', 'dispatched')"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back as a timezone-aware UTC datetime.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC text (fixed width, hence correctly ordered) and tagged UTC again on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC; a naive one is a bug in the caller."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; pass aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Tag the stored value as UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=True),
+    # DC-09 account number; NULLs never collide, so non-DC-09 devices leave it empty.
+    Column("account", Text, nullable=True),
+    Column("aes_key", LargeBinary, nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=True),
+    Column("clock_skew_seconds", Float, nullable=True),
+    UniqueConstraint("kind", "account"),
+    UniqueConstraint("kind", "name"),
+)
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("origin", String(16), nullable=False),
+    Column("type_code", Integer, nullable=False),
+    Column("type_name", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("site", Text, nullable=True),
+    Column("device", Text, nullable=False),
+    Column("zone", Text, nullable=True),
+    # ``Signal.device`` of the signals that correlate here; ``device`` above is the display
+    # name, which differs for registered devices.
+    Column("key_device", Text, nullable=False),
+    Column("signal_count", Integer, nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("restored_at", UtcDateTime, nullable=True),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_alarms_open_lookup", "key_device", "type_code", "zone", "state"),
+)
+
+# At most one open alarm per correlation key, even with several writers (several nodes on one
+# PostgreSQL): a racing second insert fails its batch, whose senders retry and then join the
+# alarm that won. COALESCE because NULL zones never collide in a unique index.
+Index(
+    "uq_alarms_open_key",
+    alarms.c.key_device,
+    alarms.c.type_code,
+    func.coalesce(alarms.c.zone, literal_column("''")),
+    unique=True,
+    sqlite_where=text(OPEN_ALARM_STATES_SQL),
+    postgresql_where=text(OPEN_ALARM_STATES_SQL),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alarm_id", ID, ForeignKey("alarms.id"), nullable=True, index=True),
+    Column("device_id", Integer, ForeignKey("devices.id"), nullable=True),
+    Column("device", Text, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("code_system", String(32), nullable=False),
+    Column("code", Text, nullable=False),
+    Column("zone", Text, nullable=True),
+    Column("partition", Text, nullable=True),
+    Column("restore", Boolean, nullable=False),
+    Column("text", Text, nullable=True),
+    Column("raw", Text, nullable=False),
+    Column("peer", Text, nullable=True),
+    Column("account", Text, nullable=True),
+    Column("seq", Text, nullable=True),
+    Column("token", Text, nullable=True),
+    Column("ext", Text, nullable=False),
+    Column("type_code", Integer, nullable=False),
+    # sha256(account|seq|raw) of DC-09 signals, to store a retransmission once (DC-09 rule 4).
+    Column("dedupe_key", String(64), nullable=True, index=True),
+    Index("ix_signals_device_id_desc", "device", "id"),
+)
+
+alarm_timeline = Table(
+    "alarm_timeline",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alarm_id", ID, ForeignKey("alarms.id"), nullable=False, index=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("signal_id", ID, ForeignKey("signals.id"), nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    # sha256 hex of the token: the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+#: One row that ``check_writable`` rewrites to prove that the store accepts a write.
+store_health = Table(
+    "store_health",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("checked_at", UtcDateTime, nullable=False),
+)

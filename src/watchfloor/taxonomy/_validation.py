@@ -1,0 +1,266 @@
+"""Checks a decoded taxonomy document and builds the validated Taxonomy from it."""
+
+# Theory of operation: the document is walked once, every problem is collected (never only the
+# first), and a Taxonomy is built only when there are none. Each problem starts with where it
+# is (type 305 "Glass break", sia_dcs.BA, types[3]) so that whoever edits the file can
+# find the entry; a mapping to a type whose own entry is invalid is not reported again.
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from watchfloor.core.alarm_types import (
+    UNCLASSIFIED_SIGNAL,
+    UNREGISTERED_TRANSMITTER,
+    AlarmType,
+    Basis,
+    CodeSystem,
+    SourceCode,
+    Taxonomy,
+)
+from watchfloor.core.errors import TaxonomyError
+
+__all__ = ["build_taxonomy"]
+
+_TOP_KEYS = ("version", "types", *(system.value for system in CodeSystem))
+_TYPE_KEYS = ("code", "name", "category", "priority", "basis", "sop", "raises_alarm")
+_OPTIONAL_TYPE_KEYS = frozenset({"raises_alarm"})
+_MAPPING_KEYS = ("type", "restore")
+
+_MIN_CODE, _MAX_CODE = 1, 999
+_MIN_PRIORITY, _MAX_PRIORITY = 1, 5
+_CATEGORY = re.compile(r"[a-z][a-z0-9-]*")
+_BASIS_VALUES = tuple(basis.value for basis in Basis)
+
+#: Types every taxonomy needs: intake raises these when it cannot place a signal (DESIGN.md).
+_REQUIRED_TYPES: Mapping[int, str] = {
+    UNCLASSIFIED_SIGNAL: "signals whose code has no mapping",
+    UNREGISTERED_TRANSMITTER: "signals from transmitters nobody registered",
+}
+
+#: The form of a source code in each system: Contact ID events are three decimal digits
+#: (DC-05), SIA DCS event codes two upper-case letters (DC-03).
+_CODE_FORMATS: Mapping[CodeSystem, tuple[re.Pattern[str], str]] = {
+    CodeSystem.CONTACT_ID: (re.compile(r"[0-9]{3}"), "a three-digit Contact ID event code"),
+    CodeSystem.SIA_DCS: (re.compile(r"[A-Z]{2}"), "a two-letter upper-case SIA DCS event code"),
+}
+
+
+def _show(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _whole_number(value: object, low: int, high: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return None
+    return value
+
+
+@dataclass(slots=True)
+class _Builder:
+    problems: list[str] = field(default_factory=list)
+    types: dict[int, AlarmType] = field(default_factory=dict)
+    #: Every code an entry declared, valid or not, so that mappings to an invalid entry are not
+    #: reported as "unknown" on top of the entry's own problem.
+    declared: set[int] = field(default_factory=set)
+    names: dict[str, int] = field(default_factory=dict)
+    mappings: dict[SourceCode, tuple[int, bool]] = field(default_factory=dict)
+
+    def report(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def read_document(self, document: Mapping[str, object]) -> str:
+        for key in document:
+            if key not in _TOP_KEYS:
+                self.report("top level", f"unknown key {_show(key)}")
+        version = document.get("version")
+        if version is None:
+            self.report("version", "missing")
+        elif not isinstance(version, str) or not version.strip():
+            self.report("version", "must be a non-empty string")
+        self.read_types(document.get("types"))
+        for system in CodeSystem:
+            self.read_mappings(system, document.get(system.value, {}))
+        return version.strip() if isinstance(version, str) else ""
+
+    def read_types(self, entries: object) -> None:
+        if entries is None:
+            self.report("types", "missing: declare each alarm type as a [[types]] table")
+        elif not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            self.report("types", "must be an array of tables ([[types]])")
+        else:
+            for index, entry in enumerate(entries):
+                self.read_type(index, entry)
+        for code, purpose in _REQUIRED_TYPES.items():
+            if code not in self.declared:
+                self.report("types", f"no type {code}: it is required for {purpose}")
+            elif code in self.types and not self.types[code].raises_alarm:
+                where = f'type {code} "{self.types[code].name}"'
+                self.report(where, f"raises_alarm must be true: {purpose} must reach an operator")
+
+    def read_type(self, index: int, entry: Mapping[str, object]) -> None:
+        raw_code, raw_name = entry.get("code"), entry.get("name")
+        code = _whole_number(raw_code, _MIN_CODE, _MAX_CODE)
+        where = f"type {code}" if code is not None else f"types[{index}]"
+        if isinstance(raw_name, str) and raw_name.strip():
+            where += f" {_show(raw_name)}"
+        before = len(self.problems)
+        for key in entry:
+            if key not in _TYPE_KEYS:
+                self.report(where, f"unknown key {_show(key)}")
+        for key in _TYPE_KEYS:
+            if key not in entry and key not in _OPTIONAL_TYPE_KEYS:
+                self.report(where, f'missing key "{key}"')
+
+        if code is None and "code" in entry:
+            self.report(where, f"code {_show(raw_code)} is not a whole number from 1 to 999")
+        elif code is not None:
+            if code in self.declared:
+                self.report(where, f"code {code} is used by an earlier type too")
+            self.declared.add(code)
+        name = self.read_name(where, entry)
+        category = self.read_category(where, entry)
+        priority = self.read_priority(where, entry)
+        basis = self.read_basis(where, entry)
+        sop = self.read_sop(where, entry)
+        raises_alarm = entry.get("raises_alarm", True)
+        if not isinstance(raises_alarm, bool):
+            self.report(where, f"raises_alarm {_show(raises_alarm)} must be true or false")
+            return
+        if (
+            len(self.problems) > before
+            or code is None
+            or name is None
+            or category is None
+            or priority is None
+            or basis is None
+            or sop is None
+        ):
+            return
+        self.names[name] = code
+        self.types[code] = AlarmType(
+            code=code,
+            name=name,
+            category=category,
+            priority=priority,
+            basis=basis,
+            sop=sop,
+            raises_alarm=raises_alarm,
+        )
+
+    def read_name(self, where: str, entry: Mapping[str, object]) -> str | None:
+        if "name" not in entry:
+            return None
+        name = entry["name"]
+        if not isinstance(name, str) or not name.strip():
+            self.report(where, "name must be a non-empty string")
+            return None
+        if name.strip() in self.names:
+            self.report(where, f"name is used by type {self.names[name.strip()]} too")
+        return name.strip()
+
+    def read_category(self, where: str, entry: Mapping[str, object]) -> str | None:
+        if "category" not in entry:
+            return None
+        category = entry["category"]
+        if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
+            message = f'category {_show(category)} must be a lower-case slug such as "intrusion"'
+            self.report(where, message)
+            return None
+        return category
+
+    def read_priority(self, where: str, entry: Mapping[str, object]) -> int | None:
+        if "priority" not in entry:
+            return None
+        priority = _whole_number(entry["priority"], _MIN_PRIORITY, _MAX_PRIORITY)
+        if priority is None:
+            self.report(where, f"priority {_show(entry['priority'])} is not in 1..5")
+        return priority
+
+    def read_basis(self, where: str, entry: Mapping[str, object]) -> Basis | None:
+        if "basis" not in entry:
+            return None
+        basis = entry["basis"]
+        if not isinstance(basis, str) or basis not in _BASIS_VALUES:
+            self.report(where, f"basis {_show(basis)} is not one of: {', '.join(_BASIS_VALUES)}")
+            return None
+        return Basis(basis)
+
+    def read_sop(self, where: str, entry: Mapping[str, object]) -> tuple[str, ...] | None:
+        if "sop" not in entry:
+            return None
+        sop = entry["sop"]
+        if not isinstance(sop, list) or not sop:
+            self.report(where, "sop must be a non-empty list of steps")
+            return None
+        steps: list[str] = []
+        for number, step in enumerate(sop, start=1):
+            if isinstance(step, str) and step.strip():
+                steps.append(step.strip())
+            else:
+                self.report(where, f"sop step {number} must be a non-empty string")
+        return tuple(steps) if len(steps) == len(sop) else None
+
+    def read_mappings(self, system: CodeSystem, table: object) -> None:
+        if not isinstance(table, dict):
+            self.report(system.value, "must be a table of code = type code")
+            return
+        pattern, description = _CODE_FORMATS[system]
+        for key, value in table.items():
+            where = f"{system.value}.{key}"
+            if not pattern.fullmatch(key):
+                self.report(where, f"{_show(key)} is not {description}")
+            target = self.read_target(where, value)
+            if target is not None and pattern.fullmatch(key):
+                self.mappings[SourceCode(system=system, code=key)] = target
+
+    def read_target(self, where: str, value: object) -> tuple[int, bool] | None:
+        restore: object = False
+        if isinstance(value, dict):
+            for key in value:
+                if key not in _MAPPING_KEYS:
+                    self.report(where, f"unknown key {_show(key)}")
+            if "type" not in value:
+                self.report(where, 'missing key "type"')
+                return None
+            restore = value.get("restore", False)
+            value = value["type"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            form = "{ type = N, restore = true }"
+            self.report(where, f"must be a type code or {form}, not {_show(value)}")
+            return None
+        if not isinstance(restore, bool):
+            self.report(where, f"restore {_show(restore)} must be true or false")
+            return None
+        if value not in self.declared:
+            self.report(where, f"maps to unknown type {value}")
+            return None
+        return value, restore
+
+
+def build_taxonomy(document: Mapping[str, object], *, source: str) -> Taxonomy:
+    """Validate a decoded taxonomy document and build the Taxonomy it describes.
+
+    Args:
+        document: the document as ``tomllib`` decoded it.
+        source: where the document came from, the start of every problem's text.
+
+    Returns:
+        The validated taxonomy; its mappings are read-only.
+
+    Raises:
+        TaxonomyError: with every problem found, each naming the entry it concerns.
+    """
+    builder = _Builder()
+    version = builder.read_document(document)
+    if builder.problems:
+        raise TaxonomyError([f"{source}: {problem}" for problem in builder.problems])
+    return Taxonomy(
+        version=version,
+        types=MappingProxyType(dict(sorted(builder.types.items()))),
+        mappings=MappingProxyType(builder.mappings),
+    )

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from support.clock import FakeClock
+from watchfloor.app import Platform, open_platform
+from watchfloor.config import HostPort, Secret, Settings
+
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "var",
+        dc09=HostPort(host="127.0.0.1", port=0),
+        bootstrap_token=Secret(TOKEN),
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """The whole platform but the HTTP listener, on SQLite in a temporary data dir."""
+    async with open_platform(settings) as running:
+        yield running

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from support.factories import T0, make_signal
+from watchfloor.core.alarm_types import (
+    UNCLASSIFIED_SIGNAL,
+    UNREGISTERED_TRANSMITTER,
+    CodeSystem,
+    SourceCode,
+    Taxonomy,
+)
+from watchfloor.core.alarms import AlarmState, TimelineKind
+from watchfloor.core.correlation import (
+    Effect,
+    classify_signal,
+    correlate,
+    correlation_key,
+)
+from watchfloor.core.devices import Device, DeviceKind
+from watchfloor.core.signals import Origin, SignalSource
+
+DEVICE = Device(
+    id=1,
+    kind=DeviceKind.DC09,
+    name="Shop front panel",
+    site="Main Street 1",
+    account="1234",
+    created_at=T0,
+)
+
+
+def test_first_signal_opens_an_alarm_with_the_device_site(taxonomy: Taxonomy) -> None:
+    signal = make_signal()
+    classification = classify_signal(taxonomy, signal, DEVICE)
+    result = correlate(signal, classification, None, device=DEVICE)
+    assert result.effect is Effect.OPENED
+    assert result.alarm is not None
+    assert (result.alarm.type_code, result.alarm.site, result.alarm.device) == (
+        301,
+        "Main Street 1",
+        "Shop front panel",
+    )
+    assert result.alarm.state is AlarmState.NEW
+    assert result.alarm.origin is Origin.EQUIPMENT
+    assert result.alarm.signal_count == 1
+    assert result.timeline is not None
+    assert result.timeline.kind is TimelineKind.CREATED
+
+
+def test_repeat_raises_signal_count_of_the_open_alarm(taxonomy: Taxonomy) -> None:
+    first = make_signal()
+    classification = classify_signal(taxonomy, first, DEVICE)
+    opened = correlate(first, classification, None, device=DEVICE).alarm
+    assert opened is not None
+    later = make_signal(at=T0 + timedelta(seconds=30))
+    result = correlate(later, classification, replace(opened, id=7), device=DEVICE)
+    assert result.effect is Effect.REPEATED
+    assert result.alarm is not None
+    assert (result.alarm.id, result.alarm.signal_count, result.alarm.version) == (7, 2, 2)
+    assert result.alarm.last_at == later.received_at
+    assert result.timeline is not None
+    assert result.timeline.kind is TimelineKind.REPEATED
+
+
+def test_restore_goes_on_the_timeline_of_the_open_alarm(taxonomy: Taxonomy) -> None:
+    opened = correlate(
+        make_signal(), classify_signal(taxonomy, make_signal(), DEVICE), None, device=DEVICE
+    ).alarm
+    assert opened is not None
+    restore = make_signal("BR", at=T0 + timedelta(minutes=1))
+    classification = classify_signal(taxonomy, restore, DEVICE)
+    assert classification.restore
+    result = correlate(restore, classification, opened, device=DEVICE)
+    assert result.effect is Effect.RESTORED
+    assert result.alarm is not None
+    assert result.alarm.restored_at == restore.received_at
+    assert result.alarm.signal_count == 1
+    assert result.timeline is not None
+    assert result.timeline.kind is TimelineKind.RESTORED
+
+
+def test_contact_id_qualifier_3_is_a_restore(taxonomy: Taxonomy) -> None:
+    signal = make_signal("130", system=CodeSystem.CONTACT_ID, restore=True)
+    assert classify_signal(taxonomy, signal, DEVICE).restore
+
+
+def test_restore_without_open_alarm_is_only_logged(taxonomy: Taxonomy) -> None:
+    restore = make_signal("BR")
+    result = correlate(restore, classify_signal(taxonomy, restore, DEVICE), None, device=DEVICE)
+    assert (result.effect, result.alarm, result.timeline) == (Effect.LOGGED, None, None)
+
+
+def test_log_only_type_raises_no_alarm(taxonomy: Taxonomy) -> None:
+    closing = make_signal("CL")
+    result = correlate(closing, classify_signal(taxonomy, closing, DEVICE), None, device=DEVICE)
+    assert result.effect is Effect.LOGGED
+    assert result.alarm is None
+
+
+def test_unknown_code_is_an_unclassified_signal_alarm(taxonomy: Taxonomy) -> None:
+    signal = make_signal("ZX")
+    classification = classify_signal(taxonomy, signal, DEVICE)
+    assert classification.alarm_type.code == UNCLASSIFIED_SIGNAL
+    assert correlate(signal, classification, None, device=DEVICE).effect is Effect.OPENED
+
+
+def test_unregistered_dc09_account_folds_into_one_alarm_whatever_the_zone(
+    taxonomy: Taxonomy,
+) -> None:
+    signal = make_signal(zone="007", device="9999")
+    classification = classify_signal(taxonomy, signal, None)
+    assert classification.alarm_type.code == UNREGISTERED_TRANSMITTER
+    key = correlation_key(signal, classification)
+    assert key.zone is None
+    alarm = correlate(signal, classification, None, device=None).alarm
+    assert alarm is not None
+    assert (alarm.site, alarm.device, alarm.zone) == (None, "9999", None)
+
+
+def test_unregistered_camera_is_classified_by_its_code(taxonomy: Taxonomy) -> None:
+    signal = make_signal(source=SignalSource.HIKVISION)
+    assert classify_signal(taxonomy, signal, None).alarm_type.code == 301
+
+
+@pytest.mark.parametrize("restore", [False, True])
+def test_taxonomy_classify_keeps_the_message_restore_flag(
+    taxonomy: Taxonomy, restore: bool
+) -> None:
+    code = SourceCode(system=CodeSystem.CONTACT_ID, code="130")
+    assert taxonomy.classify(code, restore=restore).restore is restore
+    unknown = SourceCode(system=CodeSystem.CONTACT_ID, code="999")
+    assert taxonomy.classify(unknown, restore=restore).restore is restore

@@ -1,0 +1,70 @@
+"""Settings: precedence of file < environment < command line, and every problem reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchfloor.config import HostPort, Secret, SettingsError, load_settings
+
+
+def test_defaults_are_safe() -> None:
+    settings = load_settings(environ={})
+    assert settings.http == HostPort(host="127.0.0.1", port=8080)
+    assert settings.dc09 == HostPort(host="127.0.0.1", port=12000)
+    assert settings.data_dir == Path("var")
+    assert settings.database_url is None
+
+
+def test_file_then_environment_then_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "watchfloor.toml"
+    config.write_text(
+        'http = "0.0.0.0:9000"\ndc09 = "0.0.0.0:12001"\ncontact = "ops@example.org"\n'
+        "dc09_reject_unknown = true\n"
+    )
+    settings = load_settings(
+        config_file=config,
+        environ={"WATCHFLOOR_DC09": "127.0.0.1:13000", "WATCHFLOOR_BOOTSTRAP_TOKEN": "s3cret"},
+        overrides={"http": "127.0.0.1:8081", "data_dir": None},
+    )
+    assert settings.http == HostPort(host="127.0.0.1", port=8081)
+    assert settings.dc09 == HostPort(host="127.0.0.1", port=13000)
+    assert settings.contact == "ops@example.org"
+    assert settings.dc09_reject_unknown is True
+    assert settings.bootstrap_token == Secret("s3cret")
+
+
+def test_secrets_never_show() -> None:
+    settings = load_settings(environ={"WATCHFLOOR_DATABASE_URL": "postgresql://u:pw@h/db"})
+    assert "pw" not in repr(settings)
+    assert "pw" not in str(settings.database_url)
+
+
+def test_every_problem_is_reported_together(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('colour = "red"\ndc09_idle_timeout = -1\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            config_file=config,
+            environ={"WATCHFLOOR_HTTP": "nowhere"},
+            overrides={"log_level": "chatty"},
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "unknown setting 'colour'" in problems
+    assert "dc09_idle_timeout: must be positive" in problems
+    assert "http: expected HOST:PORT" in problems
+    assert "log_level" in problems
+    assert len(caught.value.problems) == 4
+
+
+def test_unreadable_config_file_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"missing\.toml"):
+        load_settings(config_file=tmp_path / "missing.toml", environ={})
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('operator_name = "City Control Room"\n')
+    settings = load_settings(environ={"WATCHFLOOR_CONFIG": str(config)})
+    assert settings.operator_name == "City Control Room"
