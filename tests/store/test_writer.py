@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.core.alarm_types import UNCLASSIFIED_SIGNAL, UNREGISTERED_TRANSMITTER, Taxonomy
 from watchfloor.core.alarms import AlarmState, TimelineKind
-from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.core.errors import ConflictError, StoreUnavailableError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind, SignalSink
-from watchfloor.core.signals import Signal, SignalRecord
+from watchfloor.core.signals import Signal, SignalRecord, SignalSource
 from watchfloor.store import (
     RETRANSMISSION_WINDOW,
     GroupCommitWriter,
@@ -33,6 +33,13 @@ async def submit_one(writer: GroupCommitWriter, signal: Signal) -> SignalRecord:
     (record,) = await writer.submit([signal])
     assert record is not None
     return record
+
+
+async def submit_each(writer: GroupCommitWriter, *unit: Signal) -> list[SignalRecord]:
+    """Submit the signals as one unit; return their records."""
+    records = [record for record in await writer.submit(unit) if record is not None]
+    assert len(records) == len(unit)
+    return records
 
 
 @pytest.fixture
@@ -231,6 +238,99 @@ async def test_an_alarm_changed_several_times_in_a_batch_is_published_once(
     assert [(e.kind, e.alarm.signal_count) for e in published] == [(AlarmEventKind.CREATED, 3)]
 
 
+@pytest.mark.usefixtures("registered")
+async def test_an_alarm_opened_and_joined_in_one_batch_is_stored_in_its_final_state(
+    writer: GroupCommitWriter,
+    repository: SqlRepository,
+    clock: FakeClock,
+    published: list[AlarmEvent],
+) -> None:
+    opened, repeated, restored = await submit_each(
+        writer,
+        dc09_signal(at=clock.now(), seq="0001"),
+        dc09_signal(at=clock.now(), seq="0002"),
+        dc09_signal(at=clock.now(), seq="0003", restore=True),
+    )
+
+    assert opened.alarm_id is not None
+    assert repeated.alarm_id == restored.alarm_id == opened.alarm_id
+    detail = await repository.get_alarm(opened.alarm_id)
+    alarm = detail.alarm
+    assert (alarm.signal_count, alarm.version, alarm.restored_at) == (2, 3, clock.now())
+    assert [(e.kind, e.signal_id) for e in detail.timeline] == [
+        (TimelineKind.CREATED, opened.id),
+        (TimelineKind.REPEATED, repeated.id),
+        (TimelineKind.RESTORED, restored.id),
+    ]
+    assert [s.id for s in detail.signals] == [opened.id, repeated.id, restored.id]
+    assert published == [AlarmEvent(kind=AlarmEventKind.CREATED, alarm=alarm)]
+
+
+@pytest.mark.usefixtures("registered")
+async def test_signals_of_one_batch_join_a_stored_alarm_in_order(
+    writer: GroupCommitWriter,
+    repository: SqlRepository,
+    clock: FakeClock,
+    published: list[AlarmEvent],
+) -> None:
+    first = await submit_one(writer, dc09_signal(at=clock.now(), seq="0001"))
+    clock.advance(10)
+    second, third, other_zone = await submit_each(
+        writer,
+        dc09_signal(at=clock.now(), seq="0002"),
+        dc09_signal(at=clock.now(), seq="0003"),
+        dc09_signal(at=clock.now(), seq="0004", zone="002"),
+    )
+
+    assert first.alarm_id is not None
+    assert second.alarm_id == third.alarm_id == first.alarm_id
+    detail = await repository.get_alarm(first.alarm_id)
+    assert (detail.alarm.signal_count, detail.alarm.version) == (3, 3)
+    assert [e.kind for e in detail.timeline] == [
+        TimelineKind.CREATED,
+        TimelineKind.REPEATED,
+        TimelineKind.REPEATED,
+    ]
+    assert [(e.kind, e.alarm.id) for e in published[1:]] == [
+        (AlarmEventKind.UPDATED, first.alarm_id),
+        (AlarmEventKind.CREATED, other_zone.alarm_id),
+    ]
+    assert published[1].alarm == detail.alarm
+
+
+@pytest.mark.usefixtures("registered")
+async def test_a_retransmission_in_another_unit_of_the_batch_is_stored_once(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    # Both units are queued before the writer runs, so they share one batch.
+    first, again = await asyncio.gather(
+        writer.submit([dc09_signal(at=clock.now())]), writer.submit([dc09_signal(at=clock.now())])
+    )
+
+    assert first == again
+    assert writer.stats.batches == 1
+    stored = await repository.list_signals(device="1234", alarm_id=None, limit=5, after=None)
+    assert [record.id for record in stored] == [record.id for record in first if record]
+
+
+@pytest.mark.usefixtures("registered")
+async def test_each_source_of_a_batch_finds_its_devices_by_its_own_rule(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    camera = camera_signal(at=clock.now(), device="HQ panel")
+    patrol = replace(camera, source=SignalSource.PATROL, zone="2")
+
+    records = await writer.submit([dc09_signal(at=clock.now()), camera, patrol])
+
+    sites = []
+    for record in records:
+        assert record is not None
+        assert record.alarm_id is not None
+        sites.append((await repository.get_alarm(record.alarm_id)).alarm.site)
+    # DC-09 by account; a camera only among devices of its kind; a patrol by name among all.
+    assert sites == ["HQ", None, "HQ"]
+
+
 async def test_a_link_test_updates_the_registered_device_only(
     writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
 ) -> None:
@@ -397,6 +497,54 @@ async def test_a_failed_commit_fails_every_waiter_and_the_writer_goes_on(
 
     assert record.alarm_id is not None
     assert [e.kind for e in published] == [AlarmEventKind.CREATED]
+
+
+# After each new alarm, every other alarm's version moves on: the batch's view goes stale.
+STALE_VERSIONS = {
+    "sqlite": Fault(
+        install=(
+            "CREATE TRIGGER stale_versions AFTER INSERT ON alarms "
+            "BEGIN UPDATE alarms SET version = version + 1 WHERE id <> NEW.id; END",
+        ),
+        remove=("DROP TRIGGER stale_versions",),
+    ),
+    "postgresql": Fault(
+        install=(
+            "CREATE FUNCTION stale_versions() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "UPDATE alarms SET version = version + 1 WHERE id <> NEW.id; RETURN NULL; END $$",
+            "CREATE TRIGGER stale_versions AFTER INSERT ON alarms "
+            "FOR EACH ROW EXECUTE FUNCTION stale_versions()",
+        ),
+        remove=("DROP TRIGGER stale_versions ON alarms",),
+    ),
+}
+
+
+@pytest.mark.usefixtures("registered")
+async def test_a_stale_alarm_version_fails_the_batch(
+    writer: GroupCommitWriter,
+    repository: SqlRepository,
+    engine: AsyncEngine,
+    clock: FakeClock,
+    published: list[AlarmEvent],
+) -> None:
+    first = await submit_one(writer, dc09_signal(at=clock.now(), seq="0001"))
+    await run_sql(engine, STALE_VERSIONS[engine.dialect.name].install)
+
+    with pytest.raises(StoreUnavailableError) as failure:
+        await writer.submit(
+            [
+                dc09_signal(at=clock.now(), seq="0002"),
+                dc09_signal(at=clock.now(), seq="0003", zone="002"),
+                dc09_signal(at=clock.now(), seq="0004"),
+            ]
+        )
+
+    assert isinstance(failure.value.__cause__, ConflictError)
+    assert first.alarm_id is not None
+    assert (await repository.get_alarm(first.alarm_id)).alarm.signal_count == 1
+    assert len(await repository.list_alarms(state=None, limit=10, after=None)) == 1
+    assert len(published) == 1
 
 
 async def test_submit_after_the_writer_stopped_is_refused(

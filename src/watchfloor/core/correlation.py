@@ -72,7 +72,8 @@ def correlation_key(signal: Signal, classification: Classification) -> Correlati
     All traffic of an unregistered transmitter folds into one alarm, whatever its zone.
     """
     type_code = classification.alarm_type.code
-    zone = None if type_code == UNREGISTERED_TRANSMITTER else signal.zone
+    # An empty zone is no zone: the store's open-alarm index treats both alike.
+    zone = None if type_code == UNREGISTERED_TRANSMITTER else (signal.zone or None)
     return CorrelationKey(device=signal.device, type_code=type_code, zone=zone)
 
 
