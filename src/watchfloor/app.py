@@ -52,6 +52,37 @@ async def open_repository(
         await engine.dispose()
 
 
+class AccountDirectory:
+    """The receiver's view of DC-09 accounts, read from the store and kept for a second.
+
+    Panels send in bursts; the second-long memory spares the store two reads per frame while
+    an account added, changed or disabled (CLI, API, another node) still applies within
+    ``ttl`` seconds.
+    """
+
+    def __init__(self, repository: SqlRepository, clock: Clock, *, ttl: float = 1.0) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._ttl = ttl
+        self._views: dict[str, tuple[float, AccountView | None]] = {}
+
+    async def lookup(self, account: str) -> AccountView | None:
+        """Return the account's view (None: not registered)."""
+        now = self._clock.monotonic()
+        cached = self._views.get(account)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        device = await self._repository.find_account(account)
+        view = None
+        if device is not None:
+            key = await self._repository.account_key(account) if device.has_key else None
+            view = AccountView(key=key, enabled=device.enabled)
+        if len(self._views) > 100_000:
+            self._views.clear()  # a scan of random accounts must not grow memory forever
+        self._views[account] = (now, view)
+        return view
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Platform:
     """A running platform: the ASGI app, the DC-09 address it listens on, and its parts."""
@@ -178,17 +209,9 @@ async def open_platform(
         await _bootstrap_tokens(settings, repository, announce)
         bus = LocalBus()
         async with open_writer(engine, taxonomy, clock, bus.publish) as writer:
-
-            async def lookup(account: str) -> AccountView | None:
-                device = await repository.find_account(account)
-                if device is None:
-                    return None
-                key = await repository.account_key(account) if device.has_key else None
-                return AccountView(key=key, enabled=device.enabled)
-
             receiver = Dc09Receiver(
                 sink=writer,
-                lookup=lookup,
+                lookup=AccountDirectory(repository, clock).lookup,
                 clock=clock,
                 settings=Dc09Settings(
                     idle_timeout=settings.dc09_idle_timeout,

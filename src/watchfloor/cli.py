@@ -16,6 +16,7 @@ from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
 from watchfloor.core.errors import ConflictError, TaxonomyError, WatchfloorError
+from watchfloor.simulator import add_simulate_command
 from watchfloor.taxonomy import check_taxonomy_file, load_taxonomy
 
 __all__ = ["app", "main"]
@@ -29,6 +30,7 @@ accounts_app = typer.Typer(help="DC-09 transmitters (accounts).", no_args_is_hel
 taxonomy_app = typer.Typer(help="The alarm-type taxonomy.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(taxonomy_app, name="taxonomy")
+add_simulate_command(app)
 
 err_console = Console(stderr=True)
 out_console = Console()

@@ -1,0 +1,517 @@
+"""The DC-09 panel simulator: N panels sending a realistic event mix, and ``watchfloor simulate``."""
+
+# Theory of operation. ``run_simulation`` runs one task per panel. A panel has its own
+# account, sequence number (0001..9999, wrapping to 0001) and link: a TCP connection, reopened
+# when the receiver closes it, or a UDP socket. Panels are stop-and-wait (DC-09): a message is
+# sent, and the next waits until it is answered or given up. An attempt that gets no reply
+# within ``reply_timeout`` (or whose link fails) is retransmitted with the same sequence
+# number, up to ``retries`` times, like a real panel; a message never answered is counted
+# "unanswered". Panels are paced so that all of them together send ``rate`` messages per
+# second: each sends every ``panels / rate`` seconds from a random offset, and one that falls
+# behind sends at once, never two messages at a time. Nothing loops without a bound: a panel
+# has a fixed number of send slots, a message a fixed number of attempts, an attempt a
+# deadline.
+#
+# A reply is matched to the message by sequence number (DC-09 replies echo it); a NAK or DUH
+# with sequence 0000 answers whatever is outstanding. Replies to earlier, already abandoned
+# attempts are skipped. ACK latency runs from the message's first transmission to its ACK:
+# what the panel experiences, retransmissions included.
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import shlex
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from watchfloor._simulator_links import PanelLink, TcpLink, UdpLink
+from watchfloor._simulator_traffic import PanelMessage, PanelTraffic
+from watchfloor._simulator_values import (
+    MAX_ACCOUNT,
+    Outcome,
+    SimulationPlan,
+    SimulationProgress,
+    SimulationReport,
+    positive,
+)
+from watchfloor.codecs.dc09 import Dc09Frame, decode_reply, decrypt_frame, encode_frame, parse_key
+from watchfloor.codecs.errors import DecodeError
+
+__all__ = [
+    "DEFAULT_KEY_ASCII",
+    "Outcome",
+    "SimulationPlan",
+    "SimulationProgress",
+    "SimulationReport",
+    "add_simulate_command",
+    "run_simulation",
+]
+
+DEFAULT_KEY_ASCII = "0123456789ABCDEF"
+"""The documented test key (AES-128, ASCII form) that ``simulate --encrypt`` uses by default."""
+
+_MAX_SEQ = 9999
+# Replies to abandoned attempts an attempt skips before it calls the reply stream broken.
+_MAX_STALE_REPLIES = 16
+# Below this share of the planned messages, the command says the receiver held panels back.
+_RATE_SHORTFALL = 0.9
+_REPLY_OUTCOMES = {"ACK": Outcome.ACK, "NAK": Outcome.NAK, "DUH": Outcome.DUH}
+
+
+class _Tally:
+    """The counters all panels of one run add to (one event loop: no locking needed)."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.outcomes: Counter[Outcome] = Counter()
+        self.retransmissions = 0
+        self.connections = 0
+        self.connection_errors = 0
+        self.stale_replies = 0
+        self.latencies: list[float] = []
+
+    def record(self, outcome: Outcome, latency: float | None) -> None:
+        self.outcomes[outcome] += 1
+        if latency is not None:
+            self.latencies.append(latency)
+
+    def progress(self, elapsed: float, duration: float) -> SimulationProgress:
+        acked = self.outcomes[Outcome.ACK]
+        return SimulationProgress(
+            elapsed=elapsed,
+            duration=duration,
+            sent=self.started,
+            acked=acked,
+            failed=self.outcomes.total() - acked,
+        )
+
+    def report(self, elapsed: float) -> SimulationReport:
+        return SimulationReport(
+            sent=self.outcomes.total(),
+            acked=self.outcomes[Outcome.ACK],
+            naked=self.outcomes[Outcome.NAK],
+            duh=self.outcomes[Outcome.DUH],
+            unanswered=self.outcomes[Outcome.UNANSWERED],
+            other=self.outcomes[Outcome.OTHER],
+            retransmissions=self.retransmissions,
+            connections=self.connections,
+            connection_errors=self.connection_errors,
+            stale_replies=self.stale_replies,
+            latencies=tuple(sorted(self.latencies)),
+            elapsed=elapsed,
+        )
+
+
+class _Panel:
+    """One simulated panel: its account, sequence number, event stream and link."""
+
+    def __init__(
+        self, *, plan: SimulationPlan, account: str, link: PanelLink, tally: _Tally, seed: int
+    ) -> None:
+        self._plan = plan
+        self._account = account
+        self._link = link
+        self._tally = tally
+        self._rng = random.Random(seed)  # noqa: S311 - simulated traffic, not a secret
+        self._traffic = PanelTraffic(account=account, rng=self._rng)
+        self._seq = self._rng.randint(1, _MAX_SEQ)
+
+    async def run(self, start: float) -> None:
+        """Send this panel's share of the messages; return when the last one has ended."""
+        loop = asyncio.get_running_loop()
+        plan = self._plan
+        interval = plan.interval
+        offset = self._rng.uniform(0, interval)
+        slots = max(0, math.ceil((plan.duration - offset) / interval))
+        try:
+            for slot in range(slots):
+                delay = start + offset + slot * interval - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                elif loop.time() - start >= plan.duration:
+                    break  # fell behind: the run is over before this slot's message went out
+                await self._deliver(self._traffic.next_message())
+                self._seq = self._seq % _MAX_SEQ + 1
+        finally:
+            await self._link.close()
+            self._tally.connections += self._link.connects
+
+    def _encode(self, message: PanelMessage) -> bytes:
+        return encode_frame(
+            token=message.token,
+            seq=f"{self._seq:04d}",
+            account=self._account,
+            data=message.data,
+            prefix=self._plan.prefix,
+            timestamp=datetime.now(UTC),
+            key=self._plan.key,
+        )
+
+    async def _deliver(self, message: PanelMessage) -> None:
+        loop = asyncio.get_running_loop()
+        tally = self._tally
+        tally.started += 1
+        first_sent = loop.time()
+        frame = self._encode(message)
+        for attempt in range(self._plan.retries + 1):
+            if attempt:
+                tally.retransmissions += 1
+                if self._plan.key is not None:
+                    # Same sequence number and content, fresh timestamp: an encrypted
+                    # retransmission must stay inside the receiver's replay window.
+                    frame = self._encode(message)
+            deadline = loop.time() + self._plan.reply_timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._link.send(frame)
+                    outcome = await self._await_reply()
+            except TimeoutError:
+                continue
+            except OSError:
+                tally.connection_errors += 1
+                await self._link.close()
+                # Like a panel, wait out the attempt before trying again: no reconnect storm.
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                continue
+            latency = loop.time() - first_sent if outcome is Outcome.ACK else None
+            tally.record(outcome, latency)
+            return
+        tally.record(Outcome.UNANSWERED, None)
+
+    async def _await_reply(self) -> Outcome:
+        seq = f"{self._seq:04d}"
+        for _ in range(_MAX_STALE_REPLIES + 1):
+            try:
+                reply = decode_reply(await self._link.receive())
+            except DecodeError:
+                return Outcome.OTHER
+            if reply.seq == seq or (reply.seq == "0000" and reply.token in {"NAK", "DUH"}):
+                return _classify(reply, account=self._account, key=self._plan.key)
+            self._tally.stale_replies += 1
+        return Outcome.OTHER
+
+
+def _classify(reply: Dc09Frame, *, account: str, key: bytes | None) -> Outcome:
+    outcome = _REPLY_OUTCOMES.get(reply.token, Outcome.OTHER)
+    if outcome is not Outcome.ACK:
+        return outcome
+    if reply.account != account or reply.encrypted != (key is not None):
+        return Outcome.OTHER
+    if key is not None:
+        try:
+            decrypt_frame(reply, key)
+        except DecodeError:
+            return Outcome.OTHER
+    return Outcome.ACK
+
+
+async def _report_progress(
+    progress: Callable[[SimulationProgress], None],
+    tally: _Tally,
+    plan: SimulationPlan,
+    start: float,
+    interval: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    # Cancelled when the panels are done; the bound is a backstop.
+    for _ in range(math.ceil(plan.max_seconds / interval) + 1):
+        await asyncio.sleep(interval)
+        progress(tally.progress(loop.time() - start, plan.duration))
+
+
+async def run_simulation(
+    plan: SimulationPlan,
+    *,
+    progress: Callable[[SimulationProgress], None] | None = None,
+    progress_interval: float = 0.5,
+) -> SimulationReport:
+    """Run the panels of ``plan`` against its receiver and report how every message ended.
+
+    Connection failures are not errors here: they are counted, and the messages they cost
+    end "unanswered". The run takes about ``plan.duration`` seconds, and at most
+    ``plan.max_seconds`` when replies are missing.
+
+    Args:
+        plan: what to simulate.
+        progress: called every ``progress_interval`` seconds, and once at the end.
+        progress_interval: seconds between ``progress`` calls.
+
+    Returns:
+        The report.
+
+    Raises:
+        ValueError: ``progress_interval`` is not positive.
+
+    Cancelling the run closes every panel's connection; messages in flight are left
+    unanswered (the receiver may have stored them) and no report is made.
+    """
+    if not positive(progress_interval):
+        raise ValueError(f"progress_interval must be positive, got {progress_interval}")
+    loop = asyncio.get_running_loop()
+    seeds = random.Random(plan.seed)  # noqa: S311 - simulated traffic, not a secret
+    tally = _Tally()
+    link_type = UdpLink if plan.udp else TcpLink
+    panels = [
+        _Panel(
+            plan=plan,
+            account=account,
+            link=link_type(plan.host, plan.port),
+            tally=tally,
+            seed=seeds.getrandbits(64),
+        )
+        for account in plan.accounts()
+    ]
+    start = loop.time()
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(panel.run(start)) for panel in panels]
+        if progress is not None:
+            reporter = group.create_task(
+                _report_progress(progress, tally, plan, start, progress_interval)
+            )
+            await asyncio.wait(tasks)
+            reporter.cancel()
+    elapsed = loop.time() - start
+    if progress is not None:
+        progress(tally.progress(elapsed, plan.duration))
+    return tally.report(elapsed)
+
+
+# --- the ``simulate`` command ------------------------------------------------------------
+
+
+def _fail(console: Console, message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _parse_target(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT with a port of 1-65535, got {text!r}")
+    return host, int(port)
+
+
+def _parse_accounts_from(text: str, panels: int) -> tuple[int, int]:
+    digits = text.strip().upper()
+    if not 3 <= len(digits) <= 16 or any(c not in "0123456789ABCDEF" for c in digits):
+        raise ValueError(f"{text!r} is not 3 to 16 hex digits")
+    start = int(digits, 16)
+    if start + panels - 1 > MAX_ACCOUNT:
+        raise ValueError(f"{panels} accounts from {digits} run past 16 hex digits")
+    return start, len(digits)
+
+
+def _key_option(key: str | None, key_ascii: str | None) -> tuple[bytes, str, str]:
+    """Return the key bytes, the option that names it, and that option's value."""
+    if key is not None:
+        return parse_key(key, ascii=False), "--key", key
+    text = key_ascii if key_ascii is not None else DEFAULT_KEY_ASCII
+    return parse_key(text, ascii=True), "--key-ascii", text
+
+
+def _plan_from_options(
+    console: Console,
+    *,
+    panels: int,
+    rate: float,
+    duration: float,
+    udp: bool,
+    key: bytes | None,
+    target: str,
+    accounts_from: str,
+    reply_timeout: float,
+    retries: int,
+    seed: int | None,
+) -> SimulationPlan:
+    for option, value in (
+        ("--rate", rate),
+        ("--duration", duration),
+        ("--reply-timeout", reply_timeout),
+    ):
+        if not positive(value):
+            raise _fail(console, f"{option}: must be a positive number, got {value}")
+    if panels < 1:
+        raise _fail(console, f"--panels: must be at least 1, got {panels}")
+    if retries < 0:
+        raise _fail(console, f"--retries: must be 0 or more, got {retries}")
+    try:
+        host, port = _parse_target(target)
+    except ValueError as err:
+        raise _fail(console, f"--target: {err}") from err
+    try:
+        account_start, account_digits = _parse_accounts_from(accounts_from, panels)
+    except ValueError as err:
+        raise _fail(console, f"--accounts-from: {err}") from err
+    return SimulationPlan(
+        host=host,
+        port=port,
+        panels=panels,
+        rate=rate,
+        duration=duration,
+        udp=udp,
+        key=key,
+        account_start=account_start,
+        account_digits=account_digits,
+        reply_timeout=reply_timeout,
+        retries=retries,
+        seed=seed,
+    )
+
+
+def _print_registrations(console: Console, plan: SimulationPlan, key_args: str) -> None:
+    for account in plan.accounts():
+        console.print(
+            f"watchfloor accounts add --account {account}{key_args}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _run_with_progress(console: Console, plan: SimulationPlan) -> SimulationReport:
+    columns = (
+        TextColumn("simulate"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    with Progress(*columns, console=console, refresh_per_second=2, transient=True) as bar:
+        task = bar.add_task("simulate", total=plan.duration, status="starting")
+
+        def show(progress: SimulationProgress) -> None:
+            bar.update(
+                task,
+                completed=min(progress.elapsed, progress.duration),
+                status=(
+                    f"sent {progress.sent} acked {progress.acked} failed {progress.failed}"
+                    f" | {progress.rate:.1f} msg/s"
+                ),
+            )
+
+        return asyncio.run(run_simulation(plan, progress=show))
+
+
+def simulate_command(
+    panels: Annotated[
+        int, typer.Option("--panels", help="Panels, each with its own account and link.")
+    ] = 10,
+    rate: Annotated[
+        float, typer.Option("--rate", help="Messages per second, in total across all panels.")
+    ] = 10.0,
+    duration: Annotated[float, typer.Option("--duration", help="Seconds to send for.")] = 10.0,
+    udp: Annotated[bool, typer.Option("--udp", help="Send over UDP instead of TCP.")] = False,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            help=f"Encrypt with AES (default key: the test key {DEFAULT_KEY_ASCII!r}, ASCII).",
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="AES key as 32, 48 or 64 hex digits (implies --encrypt)."),
+    ] = None,
+    key_ascii: Annotated[
+        str | None,
+        typer.Option("--key-ascii", help="AES key as 16, 24 or 32 characters (implies --encrypt)."),
+    ] = None,
+    target: Annotated[
+        str, typer.Option("--target", help="The receiver's DC-09 HOST:PORT.")
+    ] = "127.0.0.1:12000",
+    accounts_from: Annotated[
+        str,
+        typer.Option("--accounts-from", help="First account (hex); panel i uses it plus i."),
+    ] = "1000",
+    reply_timeout: Annotated[
+        float, typer.Option("--reply-timeout", help="Seconds to wait for each reply.")
+    ] = 5.0,
+    retries: Annotated[
+        int, typer.Option("--retries", help="Retransmissions of an unanswered message.")
+    ] = 3,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Repeat a run's events and timing offsets.")
+    ] = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            "--register",
+            help="Print the 'watchfloor accounts add' commands for these accounts, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Act as DC-09 panels to check a receiver; exit 0 only if every message was ACKed."""
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if key is not None and key_ascii is not None:
+        raise _fail(err, "give --key or --key-ascii, not both")
+    aes_key = None
+    key_args = ""
+    if encrypt or key is not None or key_ascii is not None:
+        try:
+            aes_key, option, text = _key_option(key, key_ascii)
+        except ValueError as error:
+            raise _fail(err, f"{'--key' if key is not None else '--key-ascii'}: {error}") from error
+        key_args = f" {option} {shlex.quote(text)}"
+    plan = _plan_from_options(
+        err,
+        panels=panels,
+        rate=rate,
+        duration=duration,
+        udp=udp,
+        key=aes_key,
+        target=target,
+        accounts_from=accounts_from,
+        reply_timeout=reply_timeout,
+        retries=retries,
+        seed=seed,
+    )
+    if register:
+        _print_registrations(out, plan, key_args)
+        return
+    accounts = plan.accounts()
+    if aes_key is not None:
+        which = (
+            f"the test key {DEFAULT_KEY_ASCII} (ASCII)"
+            if key is None and key_ascii is None
+            else "the given key"
+        )
+        err.print(
+            f"note: encrypting with {which}; accounts {accounts[0]}..{accounts[-1]} must be"
+            " registered with it (--register prints the commands)",
+            markup=False,
+        )
+    try:
+        report = _run_with_progress(err, plan)
+    except KeyboardInterrupt as interrupt:
+        raise _fail(err, "interrupted", 130) from interrupt
+    out.print(report.summary_line(), markup=False)
+    if report.retransmissions or report.connection_errors or report.stale_replies:
+        err.print(
+            f"retransmissions {report.retransmissions} connection errors"
+            f" {report.connection_errors} stale replies {report.stale_replies}",
+            markup=False,
+        )
+    if report.sent < _RATE_SHORTFALL * plan.rate * plan.duration:
+        err.print(
+            f"note: {report.rate:.1f} of {plan.rate:.1f} msg/s: each panel waits for the reply"
+            " to one message before it sends the next, so a slow receiver caps the rate",
+            markup=False,
+        )
+    if report.sent == 0:
+        raise _fail(err, "no message was sent: raise --duration or --rate", 1)
+    if not report.all_acked:
+        raise _fail(err, f"{report.sent - report.acked} of {report.sent} messages not ACKed", 1)
+
+
+def add_simulate_command(app: typer.Typer) -> None:
+    """Register the ``simulate`` command on ``app`` (the watchfloor CLI, or a test's own)."""
+    app.command("simulate")(simulate_command)
