@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "LINK_LOST",
     "UNCLASSIFIED_SIGNAL",
     "UNREGISTERED_TRANSMITTER",
     "AlarmType",
@@ -25,6 +26,8 @@ __all__ = [
 UNCLASSIFIED_SIGNAL = 990
 #: The type of a signal from a transmitter nobody registered.
 UNREGISTERED_TRANSMITTER = 991
+#: The supervision condition raised when a device stops reporting (``[supervision]`` maps it).
+LINK_LOST = "link_lost"
 
 
 class Basis(StrEnum):
@@ -48,6 +51,7 @@ class CodeSystem(StrEnum):
 
     CONTACT_ID = "contact_id"
     SIA_DCS = "sia_dcs"
+    SUPERVISION = "supervision"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

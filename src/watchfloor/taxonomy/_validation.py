@@ -47,6 +47,7 @@ _REQUIRED_TYPES: Mapping[int, str] = {
 _CODE_FORMATS: Mapping[CodeSystem, tuple[re.Pattern[str], str]] = {
     CodeSystem.CONTACT_ID: (re.compile(r"[0-9]{3}"), "a three-digit Contact ID event code"),
     CodeSystem.SIA_DCS: (re.compile(r"[A-Z]{2}"), "a two-letter upper-case SIA DCS event code"),
+    CodeSystem.SUPERVISION: (re.compile(r"[a-z][a-z_]*"), "a supervision condition like link_lost"),
 }
 
 
