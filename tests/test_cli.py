@@ -35,7 +35,7 @@ def test_accounts_add_registers_with_a_key(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "registered account 1A2B" in result.output
-    assert "AES-128" in result.output
+    assert "encryption AES" in result.output
     assert "0123456789ABCDEF" not in result.output
     again = runner.invoke(
         app, ["accounts", "add", "--account", "1A2B", "--data-dir", str(tmp_path)]
@@ -111,3 +111,38 @@ def test_accounts_add_works_while_the_server_runs(tmp_path: Path) -> None:
                 assert b"ACK" in panel.recv(1024)
             alarms = client.get("/api/alarms").json()["items"]
     assert [(a["site"], a["device"]) for a in alarms] == [("Harbour", "BEEF")]
+
+
+def test_accounts_lifecycle_from_the_command_line(tmp_path: Path) -> None:
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["accounts", *args, "--data-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("add", "--account", "C0FFEE", "--site", "Depot")
+    assert "supervision every 300 s" in run(
+        "update", "--account", "c0ffee", "--supervision", "300", "--site", "Harbour"
+    )
+    assert "DISABLED" in run("disable", "--account", "C0FFEE")
+    assert "enabled" in run("enable", "--account", "C0FFEE")
+    rotated = run("rotate-key", "--account", "C0FFEE", "--key-ascii", "0123456789ABCDEF")
+    assert "encryption AES" in rotated
+    assert "0123456789ABCDEF" not in rotated
+    assert "encryption none" in run("rotate-key", "--account", "C0FFEE", "--clear")
+    listing = run("list")
+    assert "C0FFEE" in listing
+    assert "Harbour" in listing
+    assert "deleted account C0FFEE" in run("delete", "--account", "C0FFEE")
+    missing = runner.invoke(
+        app, ["accounts", "delete", "--account", "C0FFEE", "--data-dir", str(tmp_path)]
+    )
+    assert missing.exit_code == 1
+    assert "--account" in missing.output
+
+
+def test_rotate_key_needs_a_key_or_clear(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["accounts", "rotate-key", "--account", "1234", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "--clear" in result.output

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -18,9 +20,12 @@ from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
+from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -95,6 +100,8 @@ class Platform:
     bus: LocalBus
     taxonomy: Taxonomy
     engine: AsyncEngine
+    supervision: SupervisionWatch
+    handling: AlarmHandling
 
 
 async def _bootstrap_tokens(
@@ -188,6 +195,37 @@ def _metrics(
     return collect
 
 
+async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
+    """Escalate alarms past their acknowledgement deadline, every ``period`` seconds."""
+    while True:
+        try:
+            for alarm in await handling.escalate_overdue():
+                logger.warning(
+                    "alarm %s escalated to priority %s: not acknowledged in time",
+                    alarm.id,
+                    alarm.priority,
+                )
+        except StoreUnavailableError:
+            logger.error("escalation check failed: store unavailable; retrying")
+        except Exception:  # task boundary: escalation must outlive a bug in one check
+            logger.exception("escalation check failed")
+        await asyncio.sleep(period)
+
+
+@asynccontextmanager
+async def _running(work: Coroutine[object, object, None], *, name: str) -> AsyncIterator[None]:
+    """Run a background task for the duration of the block; cancel it on exit."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task %s had failed", name, exc_info=task.exception())
+
+
 @asynccontextmanager
 async def open_platform(
     settings: Settings,
@@ -218,14 +256,31 @@ async def open_platform(
                     max_frame=settings.dc09_max_frame,
                     max_connections=settings.dc09_max_connections,
                     reject_unknown=settings.dc09_reject_unknown,
+                    unregistered_per_minute=settings.dc09_unregistered_per_minute,
+                    unregistered_burst=settings.dc09_unregistered_burst,
                 ),
             )
-            async with open_dc09_listeners(
-                receiver, host=settings.dc09.host, port=settings.dc09.port
-            ) as address:
+            watch = SupervisionWatch(
+                devices=repository, sink=writer, clock=clock, period=settings.supervision_period
+            )
+            handling = AlarmHandling(
+                repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
+            )
+            async with (
+                open_dc09_listeners(
+                    receiver, host=settings.dc09.host, port=settings.dc09.port
+                ) as address,
+                _running(watch.serve(), name="supervision"),
+                _running(
+                    _serve_escalation(handling, settings.supervision_period), name="escalation"
+                ),
+            ):
                 api = create_api(
                     ApiServices(
-                        repository=repository, events=bus, metrics=_metrics(receiver, writer, bus)
+                        repository=repository,
+                        handling=handling,
+                        events=bus,
+                        metrics=_metrics(receiver, writer, bus),
                     )
                 )
                 yield Platform(
@@ -237,6 +292,8 @@ async def open_platform(
                     bus=bus,
                     taxonomy=taxonomy,
                     engine=engine,
+                    supervision=watch,
+                    handling=handling,
                 )
     finally:
         await engine.dispose()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +17,10 @@ from rich.table import Table
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
-from watchfloor.core.errors import ConflictError, TaxonomyError, WatchfloorError
+from watchfloor.core.devices import AccountUpdate, Device
+from watchfloor.core.errors import ConflictError, NotFoundError, TaxonomyError, WatchfloorError
 from watchfloor.simulator import add_simulate_command
+from watchfloor.store.repository import SqlRepository
 from watchfloor.taxonomy import check_taxonomy_file, load_taxonomy
 
 __all__ = ["app", "main"]
@@ -105,39 +109,207 @@ def accounts_add(
     config: ConfigFile = None,
 ) -> None:
     """Register a DC-09 transmitter; works while the server runs."""
-    account = account.strip().upper()
-    if not (3 <= len(account) <= 16) or any(c not in "0123456789ABCDEF" for c in account):
-        raise _fail(f"--account: {account!r} is not 3 to 16 hex digits")
-    if key is not None and key_ascii is not None:
-        raise _fail("give --key or --key-ascii, not both")
-    aes_key = None
-    try:
-        if key is not None:
-            aes_key = parse_key(key, ascii=False)
-        elif key_ascii is not None:
-            aes_key = parse_key(key_ascii, ascii=True)
-    except ValueError as err:
-        raise _fail(f"{'--key' if key is not None else '--key-ascii'}: {err}") from err
+    account = _account_option(account)
+    aes_key = _key_option(key, key_ascii)
     settings = _settings(config, data_dir=data_dir)
 
-    async def add() -> None:
-        async with open_repository(settings) as repository:
+    async def work(repository: SqlRepository) -> None:
+        try:
             device = await repository.add_account(
                 account=account, site=site, key=aes_key, name=name
             )
-        encryption = f"AES-{len(aes_key) * 8}" if aes_key else "none"
-        out_console.print(
-            f"registered account {device.account} (device {device.name!r}, "
-            f"site {device.site or '-'}, encryption {encryption})",
-            highlight=False,
-        )
+        except ConflictError as err:
+            raise _fail(f"--account: {account} is registered already", 1) from err
+        out_console.print(f"registered {_describe(device)}", highlight=False)
+
+    _run_on_repository(settings, work)
+
+
+def _account_option(account: str) -> str:
+    account = account.strip().upper()
+    if not (3 <= len(account) <= 16) or any(c not in "0123456789ABCDEF" for c in account):
+        raise _fail(f"--account: {account!r} is not 3 to 16 hex digits")
+    return account
+
+
+def _key_option(key: str | None, key_ascii: str | None) -> bytes | None:
+    if key is not None and key_ascii is not None:
+        raise _fail("give --key or --key-ascii, not both")
+    try:
+        if key is not None:
+            return parse_key(key, ascii=False)
+        if key_ascii is not None:
+            return parse_key(key_ascii, ascii=True)
+    except ValueError as err:
+        raise _fail(f"{'--key' if key is not None else '--key-ascii'}: {err}") from err
+    return None
+
+
+def _run_on_repository(
+    settings: Settings, work: Callable[[SqlRepository], Awaitable[None]]
+) -> None:
+    async def run() -> None:
+        async with open_repository(settings) as repository:
+            await work(repository)
 
     try:
-        asyncio.run(add())
-    except ConflictError as err:
-        raise _fail(f"--account: {account} is registered already", 1) from err
+        asyncio.run(run())
+    except NotFoundError as err:
+        raise _fail(f"--account: {err}", 1) from err
     except WatchfloorError as err:
         raise _fail(str(err), 1) from err
+
+
+def _describe(device: Device) -> str:
+    encryption = "AES" if device.has_key else "none"
+    supervision = (
+        f"every {device.supervision_interval.total_seconds():g} s"
+        if device.supervision_interval
+        else "off"
+    )
+    state = "enabled" if device.enabled else "DISABLED"
+    lost = (
+        f", LINK LOST since {device.link_lost_at:%Y-%m-%d %H:%M:%S}" if device.link_lost_at else ""
+    )
+    return (
+        f"account {device.account} (device {device.name!r}, site {device.site or '-'}, "
+        f"encryption {encryption}, supervision {supervision}, {state}{lost})"
+    )
+
+
+@accounts_app.command("list")
+def accounts_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """List the registered transmitters (keys are never shown)."""
+    settings = _settings(config, data_dir=data_dir)
+
+    async def work(repository: SqlRepository) -> None:
+        table = Table(title="DC-09 accounts")
+        for column in ("account", "name", "site", "key", "supervision", "state", "last seen"):
+            table.add_column(column)
+        for device in await repository.list_accounts():
+            interval = device.supervision_interval
+            table.add_row(
+                device.account or "",
+                device.name,
+                device.site or "-",
+                "AES" if device.has_key else "-",
+                f"{interval.total_seconds():g} s" if interval else "off",
+                "link lost"
+                if device.link_lost_at
+                else ("enabled" if device.enabled else "disabled"),
+                f"{device.last_seen_at:%Y-%m-%d %H:%M:%S}" if device.last_seen_at else "never",
+            )
+        _wide_console().print(table)
+
+    _run_on_repository(settings, work)
+
+
+def _update(settings: Settings, account: str, change: AccountUpdate) -> None:
+    async def work(repository: SqlRepository) -> None:
+        device = await repository.update_account(account, change)
+        out_console.print(f"updated {_describe(device)}", highlight=False)
+
+    _run_on_repository(settings, work)
+
+
+@accounts_app.command("update")
+def accounts_update(
+    account: Annotated[str, typer.Option("--account", help="DC-09 account.")],
+    site: Annotated[str | None, typer.Option("--site", help="Move to this site.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Rename the device.")] = None,
+    supervision: Annotated[
+        float | None,
+        typer.Option("--supervision", min=1, help="Expect a message at least every N seconds."),
+    ] = None,
+    grace: Annotated[
+        float | None, typer.Option("--grace", min=0, help="Extra seconds before link loss.")
+    ] = None,
+    no_supervision: Annotated[
+        bool, typer.Option("--no-supervision", help="Stop supervising the account.")
+    ] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Change a transmitter's site, name or supervision."""
+    account = _account_option(account)
+    if no_supervision and supervision is not None:
+        raise _fail("give --supervision or --no-supervision, not both")
+    _update(
+        _settings(config, data_dir=data_dir),
+        account,
+        AccountUpdate(
+            site=site,
+            name=name,
+            supervision_interval=timedelta(seconds=supervision) if supervision else None,
+            supervision_grace=timedelta(seconds=grace) if grace is not None else None,
+            clear_supervision=no_supervision,
+        ),
+    )
+
+
+@accounts_app.command("disable")
+def accounts_disable(
+    account: Annotated[str, typer.Option("--account", help="DC-09 account.")],
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Refuse the transmitter's messages (DUH) until it is enabled again."""
+    _update(
+        _settings(config, data_dir=data_dir), _account_option(account), AccountUpdate(enabled=False)
+    )
+
+
+@accounts_app.command("enable")
+def accounts_enable(
+    account: Annotated[str, typer.Option("--account", help="DC-09 account.")],
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Accept the transmitter's messages again."""
+    _update(
+        _settings(config, data_dir=data_dir), _account_option(account), AccountUpdate(enabled=True)
+    )
+
+
+@accounts_app.command("rotate-key")
+def accounts_rotate_key(
+    account: Annotated[str, typer.Option("--account", help="DC-09 account.")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="New AES key as 32, 48 or 64 hex digits.")
+    ] = None,
+    key_ascii: Annotated[
+        str | None, typer.Option("--key-ascii", help="New AES key as 16, 24 or 32 characters.")
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove the key: accept unencrypted messages only.")
+    ] = False,
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Give the transmitter a new AES key (or remove it with --clear)."""
+    account = _account_option(account)
+    new_key = _key_option(key, key_ascii)
+    if (new_key is None) == (not clear):
+        raise _fail("give a new key (--key or --key-ascii) or --clear")
+    _update(
+        _settings(config, data_dir=data_dir), account, AccountUpdate(key=new_key, clear_key=clear)
+    )
+
+
+@accounts_app.command("delete")
+def accounts_delete(
+    account: Annotated[str, typer.Option("--account", help="DC-09 account.")],
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+) -> None:
+    """Unregister a transmitter; its signals and alarms stay."""
+    account = _account_option(account)
+
+    async def work(repository: SqlRepository) -> None:
+        await repository.delete_account(account)
+        out_console.print(f"deleted account {account}", highlight=False)
+
+    _run_on_repository(_settings(config, data_dir=data_dir), work)
 
 
 @taxonomy_app.command("check")

@@ -61,6 +61,9 @@ class Settings:
     dc09_idle_timeout: float = 300.0
     dc09_max_frame: int = 4096
     dc09_max_connections: int = 10_000
+    dc09_unregistered_per_minute: float = 300.0
+    dc09_unregistered_burst: int = 100
+    supervision_period: float = 1.0
     log_level: str = "INFO"
 
 
@@ -126,6 +129,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "dc09_idle_timeout": _parse_positive_float,
     "dc09_max_frame": _parse_positive_int,
     "dc09_max_connections": _parse_positive_int,
+    "dc09_unregistered_per_minute": _parse_positive_float,
+    "dc09_unregistered_burst": _parse_positive_int,
+    "supervision_period": _parse_positive_float,
     "log_level": _parse_log_level,
 }
 

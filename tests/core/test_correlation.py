@@ -134,3 +134,30 @@ def test_taxonomy_classify_keeps_the_message_restore_flag(
     assert taxonomy.classify(code, restore=restore).restore is restore
     unknown = SourceCode(system=CodeSystem.CONTACT_ID, code="999")
     assert taxonomy.classify(unknown, restore=restore).restore is restore
+
+
+def test_new_alarm_gets_the_type_acknowledgement_deadline(taxonomy: Taxonomy) -> None:
+    signal = make_signal()
+    classification = classify_signal(taxonomy, signal, DEVICE)
+    timed = replace(
+        classification,
+        alarm_type=replace(classification.alarm_type, ack_within=timedelta(seconds=60)),
+    )
+    alarm = correlate(signal, timed, None, device=DEVICE).alarm
+    assert alarm is not None
+    assert alarm.ack_deadline == T0 + timedelta(seconds=60)
+    untimed = correlate(signal, classification, None, device=DEVICE).alarm
+    assert untimed is not None
+    assert untimed.ack_deadline is None
+
+
+def test_device_on_test_stores_but_raises_nothing_until_the_test_ends(
+    taxonomy: Taxonomy,
+) -> None:
+    on_test = replace(DEVICE, on_test_until=T0 + timedelta(hours=1))
+    signal = make_signal()
+    classification = classify_signal(taxonomy, signal, on_test)
+    result = correlate(signal, classification, None, device=on_test)
+    assert (result.effect, result.alarm) == (Effect.ON_TEST, None)
+    after = make_signal(at=T0 + timedelta(hours=1))
+    assert correlate(after, classification, None, device=on_test).effect is Effect.OPENED

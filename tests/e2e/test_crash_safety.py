@@ -44,6 +44,10 @@ def test_every_acked_frame_survives_sigkill(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     acked: set[tuple[str, str]] = set()
     with run_server(data_dir) as server:
+        with server.client() as client:
+            for index in range(PANELS):
+                account = f"{0xA00 + index:X}"
+                assert client.post("/api/accounts", json={"account": account}).status_code == 201
         asyncio.run(_stream_until_killed(server, acked))
         assert server.process.returncode == -9
     assert len(acked) >= PANELS * 20

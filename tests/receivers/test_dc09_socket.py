@@ -23,6 +23,7 @@ from watchfloor.receivers.dc09 import (
 
 
 async def _register(platform: Platform, account: str = "1234") -> None:
+    """Registered accounts are not subject to the unregistered-traffic rate limit."""
     await platform.repository.add_account(account=account, site="Main Street 1", key=None)
 
 
@@ -176,6 +177,8 @@ async def test_udp_datagram_is_acked_to_its_sender(platform: Platform) -> None:
 
 async def test_concurrent_panels_share_group_commits(platform: Platform) -> None:
     host, port = platform.dc09_address
+    for index in range(40):
+        await _register(platform, f"{index + 0x100:X}")
 
     async def panel_run(index: int) -> list[str]:
         account = f"{index + 0x100:X}"
@@ -222,3 +225,30 @@ async def test_no_ack_when_the_store_cannot_commit(clock: FakeClock) -> None:
     assert sink.calls == 1
     assert receiver.counters["store_unavailable"] == 1
     assert receiver.counters["acked"] == 0
+
+
+async def test_unregistered_traffic_is_rate_limited_per_address(settings: Settings) -> None:
+    limited = replace(settings, dc09_unregistered_per_minute=1, dc09_unregistered_burst=2)
+    async with open_platform(limited) as platform:
+        await _register(platform)
+        host, port = platform.dc09_address
+        async with open_tcp_panel(host, port) as panel:
+            assert reply_token(await panel.exchange(sia_frame("ABCD", 1))) == "ACK"
+            assert reply_token(await panel.exchange(sia_frame("ABCD", 2))) == "ACK"
+            await panel.send(sia_frame("ABCD", 3))  # over budget: no answer, panel retries
+            # A registered account from the same address is never limited; its ACK is the
+            # next reply on the connection, so the limited frame got none.
+            assert b'"ACK"0004L0#1234' in await panel.exchange(sia_frame("1234", 4))
+        assert platform.receiver.counters["limit_unregistered_rate"] == 1
+
+
+async def test_lower_case_account_is_the_registered_transmitter(platform: Platform) -> None:
+    await _register(platform, "BEEF")
+    host, port = platform.dc09_address
+    async with open_tcp_panel(host, port) as panel:
+        reply = await panel.exchange(sia_frame("beef", 1))
+    assert b"#beef[]" in reply  # the ACK echoes the panel's own spelling
+    alarms = await platform.repository.list_alarms(state=None, limit=5, after=None)
+    assert [(a.site, a.type_code != UNREGISTERED_TRANSMITTER) for a in alarms] == [
+        ("Main Street 1", True)
+    ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from watchfloor.core.alarm_types import (
+    LINK_LOST,
     UNCLASSIFIED_SIGNAL,
     UNREGISTERED_TRANSMITTER,
     AlarmType,
@@ -19,11 +20,23 @@ from watchfloor.core.signals import LinkTest, Signal, SignalSource
 FIRE = 110
 BURGLARY = 130
 OPENING = 400
+LINK_LOST_TYPE = 601
+
+#: How long a fire alarm may wait for acknowledgement before it escalates.
+FIRE_ACK_WITHIN = timedelta(minutes=2)
 
 
 def build_taxonomy() -> Taxonomy:
     types = [
-        AlarmType(code=FIRE, name="Fire", category="fire", priority=1, basis=Basis.FIRE, sop=()),
+        AlarmType(
+            code=FIRE,
+            name="Fire",
+            category="fire",
+            priority=1,
+            basis=Basis.FIRE,
+            sop=(),
+            ack_within=FIRE_ACK_WITHIN,
+        ),
         AlarmType(
             code=BURGLARY,
             name="Burglary",
@@ -40,6 +53,14 @@ def build_taxonomy() -> Taxonomy:
             basis=Basis.SUPERVISION,
             sop=(),
             raises_alarm=False,
+        ),
+        AlarmType(
+            code=LINK_LOST_TYPE,
+            name="Transmitter link lost",
+            category="supervision",
+            priority=2,
+            basis=Basis.SUPERVISION,
+            sop=("call the keyholder",),
         ),
         AlarmType(
             code=UNCLASSIFIED_SIGNAL,
@@ -65,6 +86,7 @@ def build_taxonomy() -> Taxonomy:
         SourceCode(system=cid, code="401"): (OPENING, False),
         SourceCode(system=sia, code="BA"): (BURGLARY, False),
         SourceCode(system=sia, code="BR"): (BURGLARY, True),
+        SourceCode(system=CodeSystem.SUPERVISION, code=LINK_LOST): (LINK_LOST_TYPE, False),
     }
     return Taxonomy(
         version="test-1",

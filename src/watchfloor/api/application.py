@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 from typing import Annotated, Protocol
 
@@ -17,8 +18,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from watchfloor.api.auth import CurrentPrincipal, websocket_principal
 from watchfloor.api.errors import exception_handlers
+from watchfloor.api.handling import handling_router
 from watchfloor.api.schemas import (
+    AccountChange,
     AccountIn,
+    AccountList,
     AccountOut,
     AlarmDetailOut,
     AlarmList,
@@ -27,9 +31,12 @@ from watchfloor.api.schemas import (
     SignalOut,
     StreamMessage,
 )
+from watchfloor.api.statistics import statistics_router
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.core.alarms import AlarmState
-from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.core.devices import AccountUpdate
+from watchfloor.core.errors import NotFoundError, StoreUnavailableError
+from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import AlarmEvent, Repository
 
 __all__ = ["ApiServices", "Metric", "create_api"]
@@ -64,6 +71,7 @@ class ApiServices:
     """What the API needs, injected by the composition root."""
 
     repository: Repository
+    handling: AlarmHandling
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
 
@@ -81,6 +89,23 @@ def _render_metrics(metrics: Iterable[Metric]) -> str:
                 else f"{metric.name} {value:g}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _key_of(hex_text: str | None, ascii_text: str | None) -> bytes | None:
+    """Parse a write-only AES key given in either form; 422 naming the field when invalid."""
+    try:
+        if hex_text is not None:
+            return parse_key(hex_text, ascii=False)
+        if ascii_text is not None:
+            return parse_key(ascii_text, ascii=True)
+    except ValueError as err:
+        field = "key" if hex_text is not None else "key_ascii"
+        raise HTTPException(422, f"{field}: {err}") from err
+    return None
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)
 
 
 def _services(request: Request) -> ApiServices:
@@ -109,7 +134,9 @@ def _api_router() -> APIRouter:
     async def get_alarm(
         alarm_id: int, principal: CurrentPrincipal, services: Services
     ) -> AlarmDetailOut:
-        return AlarmDetailOut.of_detail(await services.repository.get_alarm(alarm_id))
+        detail = await services.repository.get_alarm(alarm_id)
+        alarm_type = services.handling.taxonomy.types.get(detail.alarm.type_code)
+        return AlarmDetailOut.of_detail(detail, alarm_type)
 
     @router.get("/signals", summary="List signals, newest first")
     async def list_signals(
@@ -127,23 +154,67 @@ def _api_router() -> APIRouter:
         )
         return SignalList(items=[SignalOut.of(r) for r in records])
 
+    @router.get("/accounts", summary="List the registered DC-09 transmitters")
+    async def list_accounts(principal: CurrentPrincipal, services: Services) -> AccountList:
+        return AccountList(
+            items=[AccountOut.of(d) for d in await services.repository.list_accounts()]
+        )
+
     @router.post("/accounts", status_code=201, summary="Register a DC-09 transmitter")
     async def add_account(
         body: AccountIn, principal: CurrentPrincipal, services: Services
     ) -> AccountOut:
-        key = None
-        try:
-            if body.key is not None:
-                key = parse_key(body.key, ascii=False)
-            elif body.key_ascii is not None:
-                key = parse_key(body.key_ascii, ascii=True)
-        except ValueError as err:
-            raise HTTPException(422, f"key: {err}") from err
+        key = _key_of(body.key, body.key_ascii)
         device = await services.repository.add_account(
             account=body.account, site=body.site, key=key, name=body.name
         )
         logger.info("dc09 account %s registered by %s", device.account, principal.user)
         return AccountOut.of(device)
+
+    @router.get("/accounts/{account}", summary="One registered DC-09 transmitter")
+    async def get_account(
+        account: str, principal: CurrentPrincipal, services: Services
+    ) -> AccountOut:
+        device = await services.repository.find_account(account.upper())
+        if device is None:
+            raise NotFoundError(f"account {account.upper()} is not registered")
+        return AccountOut.of(device)
+
+    @router.patch(
+        "/accounts/{account}",
+        summary="Change a transmitter: site, name, enable/disable, rotate or clear its key, "
+        "supervision",
+    )
+    async def update_account(
+        account: str, body: AccountChange, principal: CurrentPrincipal, services: Services
+    ) -> AccountOut:
+        change = AccountUpdate(
+            site=body.site,
+            name=body.name,
+            enabled=body.enabled,
+            key=_key_of(body.key, body.key_ascii),
+            clear_key=body.clear_key,
+            supervision_interval=_seconds(body.supervision_interval_seconds),
+            supervision_grace=_seconds(body.supervision_grace_seconds),
+            clear_supervision=body.clear_supervision,
+        )
+        device = await services.repository.update_account(account.upper(), change)
+        logger.info(
+            "dc09 account %s changed by %s (%s)",
+            device.account,
+            principal.user,
+            ", ".join(sorted(body.model_fields_set)),
+        )
+        return AccountOut.of(device)
+
+    @router.delete(
+        "/accounts/{account}",
+        status_code=204,
+        summary="Unregister a transmitter (its signals and alarms stay)",
+    )
+    async def delete_account(account: str, principal: CurrentPrincipal, services: Services) -> None:
+        await services.repository.delete_account(account.upper())
+        logger.info("dc09 account %s deleted by %s", account.upper(), principal.user)
 
     @router.websocket("/stream")
     async def stream(websocket: WebSocket) -> None:
@@ -217,6 +288,8 @@ def create_api(services: ApiServices) -> FastAPI:
     )
     app.state.services = services
     app.include_router(_public_router())
+    app.include_router(handling_router())
+    app.include_router(statistics_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")

@@ -14,6 +14,7 @@ from watchfloor.core.errors import (
     ConflictError,
     InvalidTransitionError,
     NotFoundError,
+    ProcedureIncompleteError,
     StoreUnavailableError,
     TaxonomyError,
 )
@@ -26,6 +27,7 @@ ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = {
     ConflictError: (409, "conflict"),
     InvalidTransitionError: (409, "invalid_transition"),
     StoreUnavailableError: (503, "store_unavailable"),
+    ProcedureIncompleteError: (409, "sop_incomplete"),
     TaxonomyError: (422, "invalid_taxonomy"),
 }
 
@@ -41,6 +43,8 @@ async def _watchfloor_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, object] = {}
     if isinstance(exc, InvalidTransitionError):
         extra["state"] = exc.state
+    if isinstance(exc, ProcedureIncompleteError):
+        extra["missing_steps"] = [index + 1 for index in exc.missing]
     return JSONResponse(_body(code, str(exc), **extra), status_code=status)
 
 

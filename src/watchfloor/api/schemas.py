@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from watchfloor.core.alarms import Alarm, TimelineEntry
+from watchfloor.core.alarm_types import AlarmType
+from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
 from watchfloor.core.devices import Device
 from watchfloor.core.ports import AlarmDetail, AlarmEvent
 from watchfloor.core.signals import SignalRecord
 
 __all__ = [
+    "AccountChange",
     "AccountIn",
+    "AccountList",
     "AccountOut",
+    "ActionIn",
     "AlarmDetailOut",
     "AlarmList",
     "AlarmOut",
+    "AlarmTypeList",
+    "AlarmTypeOut",
+    "BulkIn",
+    "BulkOut",
+    "ClaimIn",
+    "NoteIn",
     "SignalList",
     "SignalOut",
+    "StepIn",
+    "StepOut",
     "StreamMessage",
+    "TestPeriodIn",
     "TimelineOut",
 ]
 
@@ -43,8 +63,17 @@ class AlarmOut(BaseModel):
     last_at: datetime
     restored_at: datetime | None
     acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    dispatched_at: datetime | None
     resolved_at: datetime | None
+    resolved_by: str | None
+    closed_at: datetime | None
     outcome: str | None
+    held_from: str | None
+    claimed_by: str | None
+    ack_deadline: datetime | None
+    escalation_count: int
+    sop_done: list[int] = Field(description="procedure steps done, numbered from 1")
     version: int
 
     @classmethod
@@ -66,8 +95,17 @@ class AlarmOut(BaseModel):
             last_at=alarm.last_at,
             restored_at=alarm.restored_at,
             acknowledged_at=alarm.acknowledged_at,
+            acknowledged_by=alarm.acknowledged_by,
+            dispatched_at=alarm.dispatched_at,
             resolved_at=alarm.resolved_at,
+            resolved_by=alarm.resolved_by,
+            closed_at=alarm.closed_at,
             outcome=alarm.outcome,
+            held_from=alarm.held_from,
+            claimed_by=alarm.claimed_by,
+            ack_deadline=alarm.ack_deadline,
+            escalation_count=alarm.escalation_count,
+            sop_done=sorted(index + 1 for index in alarm.sop_done),
             version=alarm.version,
         )
 
@@ -142,19 +180,143 @@ class TimelineOut(BaseModel):
 
 
 class AlarmDetailOut(AlarmOut):
-    """An alarm with its signals and timeline, oldest first."""
+    """An alarm with its signals and timeline, oldest first, and its procedure."""
 
     signals: list[SignalOut]
     timeline: list[TimelineOut]
+    sop: list[StepOut]
 
     @classmethod
-    def of_detail(cls, detail: AlarmDetail) -> AlarmDetailOut:
-        """Build from a core alarm detail."""
+    def of_detail(cls, detail: AlarmDetail, alarm_type: AlarmType | None) -> AlarmDetailOut:
+        """Build from a core alarm detail and the alarm's type (None: no longer in force)."""
         return cls(
             **AlarmOut.of(detail.alarm).model_dump(),
             signals=[SignalOut.of(s) for s in detail.signals],
             timeline=[TimelineOut.of(t) for t in detail.timeline],
+            sop=AlarmTypeOut.of(alarm_type).sop if alarm_type is not None else [],
         )
+
+
+class StepOut(BaseModel):
+    """One step of a standard operating procedure."""
+
+    step: int = Field(description="numbered from 1")
+    text: str
+    optional: bool
+
+
+class AlarmTypeOut(BaseModel):
+    """An alarm type in force, with its procedure and acknowledgement deadline."""
+
+    code: int
+    name: str
+    category: str
+    priority: int
+    basis: str
+    raises_alarm: bool
+    ack_within_seconds: float | None
+    sop: list[StepOut]
+
+    @classmethod
+    def of(cls, alarm_type: AlarmType) -> AlarmTypeOut:
+        """Build from a core alarm type."""
+        within = alarm_type.ack_within
+        return cls(
+            code=alarm_type.code,
+            name=alarm_type.name,
+            category=alarm_type.category,
+            priority=alarm_type.priority,
+            basis=alarm_type.basis,
+            raises_alarm=alarm_type.raises_alarm,
+            ack_within_seconds=within.total_seconds() if within is not None else None,
+            sop=[
+                StepOut(step=i + 1, text=text, optional=i in alarm_type.optional_steps)
+                for i, text in enumerate(alarm_type.sop)
+            ],
+        )
+
+
+class AlarmTypeList(BaseModel):
+    """The alarm types in force."""
+
+    items: list[AlarmTypeOut]
+
+
+_Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class ActionIn(BaseModel):
+    """What comes with an action: a note, the outcome (resolve), a supervisor's override."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: _Note | None = None
+    outcome: Outcome | None = Field(default=None, description="required to resolve")
+    override_reason: _Note | None = Field(
+        default=None, description="supervisors: resolve although mandatory steps are not done"
+    )
+
+
+class ClaimIn(BaseModel):
+    """A claim; supervisors may take over an alarm another operator holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    take_over: bool = False
+
+
+class StepIn(BaseModel):
+    """A procedure step done or undone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    done: bool = True
+
+
+class NoteIn(BaseModel):
+    """A note for an alarm's timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: _Note
+
+
+class BulkIn(BaseModel):
+    """Acknowledge or resolve every open alarm matching a filter (a flood), with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal[AlarmAction.ACKNOWLEDGE, AlarmAction.RESOLVE]
+    reason: _Note
+    outcome: Outcome | None = None
+    state: AlarmState | None = None
+    site: str | None = None
+    device: str | None = None
+    type_code: int | None = None
+    limit: int = Field(default=500, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _outcome_to_resolve(self) -> BulkIn:
+        if self.action is AlarmAction.RESOLVE and self.outcome is None:
+            raise ValueError("outcome is required to resolve")
+        if self.site is None and self.device is None and self.type_code is None:
+            raise ValueError("give at least one of site, device, type_code")
+        return self
+
+
+class TestPeriodIn(BaseModel):
+    """Until when equipment is on test (null: the test ends now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: AwareDatetime | None
+
+
+class BulkOut(BaseModel):
+    """Which alarms a bulk action changed, and which it skipped (changed meanwhile)."""
+
+    done: list[int]
+    skipped: list[int]
 
 
 class AlarmList(BaseModel):
@@ -169,6 +331,8 @@ class SignalList(BaseModel):
     items: list[SignalOut]
 
 
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
 _Account = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-Fa-f]{3,16}$")
 ]
@@ -180,14 +344,8 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account: _Account = Field(description="DC-09 account: 3 to 16 hex digits")
-    site: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
+    site: _Text | None = None
+    name: _Text | None = None
     key: str | None = Field(default=None, description="AES key as 32, 48 or 64 hex digits")
     key_ascii: str | None = Field(default=None, description="AES key as 16, 24 or 32 characters")
 
@@ -195,6 +353,32 @@ class AccountIn(BaseModel):
     def _one_key_form(self) -> AccountIn:
         if self.key is not None and self.key_ascii is not None:
             raise ValueError("give key or key_ascii, not both")
+        return self
+
+
+class AccountChange(BaseModel):
+    """A change to a registered account; absent fields stay as they are. Keys are write-only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: _Text | None = None
+    name: _Text | None = None
+    enabled: bool | None = None
+    key: str | None = Field(default=None, description="new AES key, 32/48/64 hex digits")
+    key_ascii: str | None = Field(default=None, description="new AES key, 16/24/32 characters")
+    clear_key: bool = False
+    supervision_interval_seconds: float | None = Field(default=None, gt=0, le=7 * 86400)
+    supervision_grace_seconds: float | None = Field(default=None, ge=0, le=86400)
+    clear_supervision: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AccountChange:
+        if self.key is not None and self.key_ascii is not None:
+            raise ValueError("give key or key_ascii, not both")
+        if self.clear_key and (self.key is not None or self.key_ascii is not None):
+            raise ValueError("clear_key cannot come with a new key")
+        if self.clear_supervision and self.supervision_interval_seconds is not None:
+            raise ValueError("clear_supervision cannot come with supervision_interval_seconds")
         return self
 
 
@@ -208,10 +392,16 @@ class AccountOut(BaseModel):
     has_key: bool
     enabled: bool
     created_at: datetime
+    last_seen_at: datetime | None
+    clock_skew_seconds: float | None
+    supervision_interval_seconds: float | None
+    supervision_grace_seconds: float | None
+    link_lost_at: datetime | None
 
     @classmethod
     def of(cls, device: Device) -> AccountOut:
         """Build from a core device."""
+        interval, grace = device.supervision_interval, device.supervision_grace
         return cls(
             id=device.id,
             account=device.account,
@@ -220,7 +410,18 @@ class AccountOut(BaseModel):
             has_key=device.has_key,
             enabled=device.enabled,
             created_at=device.created_at,
+            last_seen_at=device.last_seen_at,
+            clock_skew_seconds=device.clock_skew_seconds,
+            supervision_interval_seconds=interval.total_seconds() if interval else None,
+            supervision_grace_seconds=grace.total_seconds() if grace else None,
+            link_lost_at=device.link_lost_at,
         )
+
+
+class AccountList(BaseModel):
+    """The registered DC-09 transmitters."""
+
+    items: list[AccountOut]
 
 
 class StreamMessage(BaseModel):

@@ -7,10 +7,13 @@ pure lookup from a source code (Contact ID event, SIA DCS code, ...) to an alarm
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
+from types import MappingProxyType
 
 __all__ = [
+    "DEFAULT_ACK_DEADLINES",
     "LINK_LOST",
     "UNCLASSIFIED_SIGNAL",
     "UNREGISTERED_TRANSMITTER",
@@ -28,6 +31,18 @@ UNCLASSIFIED_SIGNAL = 990
 UNREGISTERED_TRANSMITTER = 991
 #: The supervision condition raised when a device stops reporting (``[supervision]`` maps it).
 LINK_LOST = "link_lost"
+
+
+#: Acknowledgement deadlines per priority, unless the taxonomy file says otherwise.
+DEFAULT_ACK_DEADLINES: Mapping[int, timedelta | None] = MappingProxyType(
+    {
+        1: timedelta(seconds=30),
+        2: timedelta(seconds=60),
+        3: timedelta(minutes=3),
+        4: timedelta(minutes=10),
+        5: None,
+    }
+)
 
 
 class Basis(StrEnum):
@@ -66,6 +81,9 @@ class SourceCode:
 class AlarmType:
     """One entry of the taxonomy.
 
+    ``sop`` is the standard operating procedure, in order; every step is mandatory before a
+    resolve except those in ``optional_steps`` (indexes from 0). ``ack_within`` is how long
+    an alarm of this type may wait for acknowledgement before it escalates (None: never).
     ``raises_alarm`` is false for types that are logged but need no operator (openings and
     closings, for instance): their signals are stored and shown, not queued.
     """
@@ -76,6 +94,8 @@ class AlarmType:
     priority: int
     basis: Basis
     sop: tuple[str, ...]
+    optional_steps: frozenset[int] = frozenset()
+    ack_within: timedelta | None = None
     raises_alarm: bool = True
 
 
@@ -98,6 +118,9 @@ class Taxonomy:
     version: str
     types: Mapping[int, AlarmType]
     mappings: Mapping[SourceCode, tuple[int, bool]]
+    ack_deadlines: Mapping[int, timedelta | None] = field(
+        default_factory=lambda: DEFAULT_ACK_DEADLINES
+    )
 
     def classify(self, source_code: SourceCode, *, restore: bool = False) -> Classification:
         """Return the classification of a source code; unknown codes are unclassified signals.

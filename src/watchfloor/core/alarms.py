@@ -1,24 +1,30 @@
-"""Alarms and their lifecycle: the state table and the one function that applies it.
+"""Alarms and their lifecycle: the state table and the functions that apply it.
 
-Theory of operation: an alarm is created ``new`` by correlation; an operator acknowledges it,
-dispatches a unit, and resolves it with an outcome; a supervisor closes it. Every (state,
-action) pair not in ``TRANSITIONS`` is refused with ``InvalidTransitionError``. Each change
-bumps ``version`` so that concurrent changes can be detected by the store.
+Theory of operation: an alarm is created ``new`` by correlation. An operator acknowledges it
+(claiming it, so that everyone sees who holds it), dispatches a unit, may put it on hold and
+resume it, and resolves it with an outcome once every mandatory step of the standard
+operating procedure is done (or a supervisor overrides, with a reason); a supervisor closes
+it, and a resolved or closed alarm can be reopened. Every (state, action) pair not in
+``TRANSITIONS`` is refused with ``InvalidTransitionError``. Each change bumps ``version`` so
+that the store can refuse a change based on a stale read. An alarm nobody acknowledges by its
+deadline is escalated: its priority rises one step and a new deadline starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from watchfloor.core.errors import InvalidTransitionError
+from watchfloor.core.alarm_types import AlarmType
+from watchfloor.core.errors import ConflictError, InvalidTransitionError, ProcedureIncompleteError
 from watchfloor.core.signals import Origin
 
 __all__ = [
     "OPEN_STATES",
+    "TIMELINE_OF_ACTION",
     "TRANSITIONS",
     "Alarm",
     "AlarmAction",
@@ -27,6 +33,10 @@ __all__ = [
     "TimelineEntry",
     "TimelineKind",
     "apply_action",
+    "check_sop_step",
+    "claim_alarm",
+    "escalate_alarm",
+    "is_overdue",
 ]
 
 
@@ -36,17 +46,21 @@ class AlarmState(StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
+    HELD = "held"
     RESOLVED = "resolved"
     CLOSED = "closed"
 
 
 class AlarmAction(StrEnum):
-    """What an operator can do to an alarm."""
+    """What an operator can do to an alarm's state."""
 
     ACKNOWLEDGE = "acknowledge"
     DISPATCH = "dispatch"
+    HOLD = "hold"
+    RESUME = "resume"
     RESOLVE = "resolve"
     CLOSE = "close"
+    REOPEN = "reopen"
 
 
 class Outcome(StrEnum):
@@ -58,19 +72,29 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+#: (state, action) -> next state. ``(HELD, RESUME)`` returns to the state the alarm was held
+#: from (``Alarm.held_from``); the table names the usual one.
 TRANSITIONS: Mapping[tuple[AlarmState, AlarmAction], AlarmState] = MappingProxyType(
     {
         (AlarmState.NEW, AlarmAction.ACKNOWLEDGE): AlarmState.ACKNOWLEDGED,
         (AlarmState.NEW, AlarmAction.RESOLVE): AlarmState.RESOLVED,
         (AlarmState.ACKNOWLEDGED, AlarmAction.DISPATCH): AlarmState.DISPATCHED,
+        (AlarmState.ACKNOWLEDGED, AlarmAction.HOLD): AlarmState.HELD,
         (AlarmState.ACKNOWLEDGED, AlarmAction.RESOLVE): AlarmState.RESOLVED,
+        (AlarmState.DISPATCHED, AlarmAction.HOLD): AlarmState.HELD,
         (AlarmState.DISPATCHED, AlarmAction.RESOLVE): AlarmState.RESOLVED,
+        (AlarmState.HELD, AlarmAction.RESUME): AlarmState.ACKNOWLEDGED,
+        (AlarmState.HELD, AlarmAction.RESOLVE): AlarmState.RESOLVED,
         (AlarmState.RESOLVED, AlarmAction.CLOSE): AlarmState.CLOSED,
+        (AlarmState.RESOLVED, AlarmAction.REOPEN): AlarmState.ACKNOWLEDGED,
+        (AlarmState.CLOSED, AlarmAction.REOPEN): AlarmState.ACKNOWLEDGED,
     }
 )
 
 #: States in which new signals of the same device, type and zone join the alarm.
-OPEN_STATES = frozenset({AlarmState.NEW, AlarmState.ACKNOWLEDGED, AlarmState.DISPATCHED})
+OPEN_STATES = frozenset(
+    {AlarmState.NEW, AlarmState.ACKNOWLEDGED, AlarmState.DISPATCHED, AlarmState.HELD}
+)
 
 
 class TimelineKind(StrEnum):
@@ -81,16 +105,27 @@ class TimelineKind(StrEnum):
     RESTORED = "restored"
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
+    HELD = "held"
+    RESUMED = "resumed"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    REOPENED = "reopened"
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    SOP_STEP = "sop_step"
+    NOTE = "note"
+    ESCALATED = "escalated"
 
 
-TIMELINE_OF_ACTION = MappingProxyType(
+TIMELINE_OF_ACTION: Mapping[AlarmAction, TimelineKind] = MappingProxyType(
     {
         AlarmAction.ACKNOWLEDGE: TimelineKind.ACKNOWLEDGED,
         AlarmAction.DISPATCH: TimelineKind.DISPATCHED,
+        AlarmAction.HOLD: TimelineKind.HELD,
+        AlarmAction.RESUME: TimelineKind.RESUMED,
         AlarmAction.RESOLVE: TimelineKind.RESOLVED,
         AlarmAction.CLOSE: TimelineKind.CLOSED,
+        AlarmAction.REOPEN: TimelineKind.REOPENED,
     }
 )
 
@@ -100,6 +135,8 @@ class Alarm:
     """The operator-facing case built from one or more signals.
 
     ``id`` is 0 until the store assigns one. ``site`` is None for an unregistered device.
+    ``sop_done`` holds the indexes of the procedure's steps done so far; ``ack_deadline`` is
+    when the alarm escalates unless acknowledged (None: never).
     """
 
     id: int
@@ -117,8 +154,17 @@ class Alarm:
     last_at: datetime
     restored_at: datetime | None = None
     acknowledged_at: datetime | None = None
+    dispatched_at: datetime | None = None
     resolved_at: datetime | None = None
+    closed_at: datetime | None = None
     outcome: Outcome | None = None
+    held_from: AlarmState | None = None
+    claimed_by: str | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    ack_deadline: datetime | None = None
+    escalation_count: int = 0
+    sop_done: frozenset[int] = frozenset()
     version: int = 1
 
     @property
@@ -139,7 +185,14 @@ class TimelineEntry:
 
 
 def apply_action(
-    alarm: Alarm, action: AlarmAction, *, at: datetime, outcome: Outcome | None = None
+    alarm: Alarm,
+    action: AlarmAction,
+    *,
+    at: datetime,
+    actor: str,
+    alarm_type: AlarmType | None = None,
+    outcome: Outcome | None = None,
+    override_reason: str | None = None,
 ) -> Alarm:
     """Return the alarm after ``action``; the input is unchanged.
 
@@ -147,18 +200,116 @@ def apply_action(
         alarm: the alarm as last read.
         action: what the operator does.
         at: when (from the injected clock).
+        actor: who (a user name).
+        alarm_type: the alarm's type, whose procedure a resolve checks (None: no check).
         outcome: required for ``resolve``.
+        override_reason: a supervisor's reason to resolve with mandatory steps not done;
+            the caller decides who may override.
 
     Raises:
         InvalidTransitionError: the alarm's state does not allow the action, or a resolve
             lacks its outcome.
+        ProcedureIncompleteError: a resolve with mandatory steps not done and no override.
     """
     next_state = TRANSITIONS.get((alarm.state, action))
     if next_state is None or (action is AlarmAction.RESOLVE and outcome is None):
         raise InvalidTransitionError(alarm.state, action)
     changed = replace(alarm, state=next_state, version=alarm.version + 1)
     if action is AlarmAction.ACKNOWLEDGE:
-        return replace(changed, acknowledged_at=at)
+        return replace(
+            changed, acknowledged_at=at, acknowledged_by=actor, claimed_by=actor, ack_deadline=None
+        )
+    if action is AlarmAction.DISPATCH:
+        return replace(changed, dispatched_at=at)
+    if action is AlarmAction.HOLD:
+        return replace(changed, held_from=alarm.state)
+    if action is AlarmAction.RESUME:
+        return replace(changed, state=alarm.held_from or next_state, held_from=None)
     if action is AlarmAction.RESOLVE:
-        return replace(changed, resolved_at=at, outcome=outcome)
-    return changed
+        missing = _missing_steps(alarm, alarm_type)
+        if missing and not (override_reason and override_reason.strip()):
+            raise ProcedureIncompleteError(missing)
+        return replace(
+            changed,
+            resolved_at=at,
+            resolved_by=actor,
+            outcome=outcome,
+            held_from=None,
+            acknowledged_at=alarm.acknowledged_at or at,
+            acknowledged_by=alarm.acknowledged_by or actor,
+            ack_deadline=None,
+        )
+    if action is AlarmAction.CLOSE:
+        return replace(changed, closed_at=at, claimed_by=None)
+    return replace(
+        changed, resolved_at=None, resolved_by=None, closed_at=None, outcome=None, claimed_by=actor
+    )
+
+
+def _missing_steps(alarm: Alarm, alarm_type: AlarmType | None) -> tuple[int, ...]:
+    if alarm_type is None:
+        return ()
+    return tuple(
+        index
+        for index in range(len(alarm_type.sop))
+        if index not in alarm_type.optional_steps and index not in alarm.sop_done
+    )
+
+
+def claim_alarm(
+    alarm: Alarm, *, actor: str, release: bool = False, take_over: bool = False
+) -> Alarm:
+    """Return the alarm held by ``actor``, or released by them.
+
+    Raises:
+        InvalidTransitionError: the alarm is not open.
+        ConflictError: someone else holds it and ``take_over`` is not set.
+    """
+    if not alarm.is_open:
+        raise InvalidTransitionError(alarm.state, "release" if release else "claim")
+    if alarm.claimed_by not in (None, actor) and not take_over:
+        raise ConflictError(f"alarm {alarm.id} is held by {alarm.claimed_by}")
+    return replace(alarm, claimed_by=None if release else actor, version=alarm.version + 1)
+
+
+def check_sop_step(alarm: Alarm, alarm_type: AlarmType, index: int, *, done: bool) -> Alarm:
+    """Return the alarm with procedure step ``index`` marked done (or not done).
+
+    Raises:
+        InvalidTransitionError: the alarm is not open.
+        IndexError: the procedure has no such step.
+    """
+    if not alarm.is_open:
+        raise InvalidTransitionError(alarm.state, "check a step of")
+    if not 0 <= index < len(alarm_type.sop):
+        raise IndexError(f"{alarm_type.name} has no step {index + 1}")
+    steps = alarm.sop_done | {index} if done else alarm.sop_done - {index}
+    return replace(alarm, sop_done=frozenset(steps), version=alarm.version + 1)
+
+
+def is_overdue(alarm: Alarm, now: datetime) -> bool:
+    """Whether the alarm is still unacknowledged past its deadline."""
+    return (
+        alarm.state is AlarmState.NEW
+        and alarm.ack_deadline is not None
+        and alarm.ack_deadline <= now
+    )
+
+
+def escalate_alarm(
+    alarm: Alarm, *, at: datetime, deadlines: Mapping[int, timedelta | None]
+) -> Alarm:
+    """Return the alarm escalated at ``at``: one priority step up, with a new deadline.
+
+    A priority-1 alarm stays at 1 and escalates again after its deadline, so that nobody
+    can lose it. ``deadlines`` maps a priority to its acknowledgement deadline.
+    """
+    priority = max(1, alarm.priority - 1)
+    within = deadlines.get(priority)
+    return replace(
+        alarm,
+        priority=priority,
+        escalation_count=alarm.escalation_count + 1,
+        ack_deadline=at + within if within is not None else None,
+        version=alarm.version + 1,
+    )

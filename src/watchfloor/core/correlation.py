@@ -1,11 +1,12 @@
 """Correlation: how a classified signal joins, opens or restores an alarm.
 
 Theory of operation: signals with the same device, alarm type and zone belong together while
-an alarm for them is open (new, acknowledged or dispatched): a repeat raises the alarm's
+an alarm for them is open (new, acknowledged, dispatched or held): a repeat raises the alarm's
 ``signal_count``; a restore (Contact ID qualifier 3, a SIA restore code) goes on its timeline.
 A signal of a log-only type, or a restore with no open alarm, is stored but raises nothing.
 A DC-09 signal from an account nobody registered is an "unregistered transmitter" alarm, so
-that nothing is lost.
+that nothing is lost. A device (or its site) put "on test" until a time raises nothing
+before then: its signals are stored and shown only.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Effect(StrEnum):
     REPEATED = "repeated"
     RESTORED = "restored"
     LOGGED = "logged"
+    ON_TEST = "on_test"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +92,9 @@ def correlate(
     """
     at = signal.received_at
     alarm_type = classification.alarm_type
+    if device is not None and device.on_test_until is not None and at < device.on_test_until:
+        # On test (engineers at work): stored and shown, never queued for an operator.
+        return Correlation(effect=Effect.ON_TEST, alarm=None, timeline=None)
     if classification.restore:
         if open_alarm is None:
             return Correlation(effect=Effect.LOGGED, alarm=None, timeline=None)
@@ -138,6 +143,7 @@ def correlate(
         signal_count=1,
         first_at=at,
         last_at=at,
+        ack_deadline=at + alarm_type.ack_within if alarm_type.ack_within is not None else None,
     )
     entry = TimelineEntry(
         at=at,

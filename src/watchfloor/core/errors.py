@@ -6,6 +6,7 @@ __all__ = [
     "ConflictError",
     "InvalidTransitionError",
     "NotFoundError",
+    "ProcedureIncompleteError",
     "StoreUnavailableError",
     "TaxonomyError",
     "WatchfloorError",
@@ -31,6 +32,15 @@ class InvalidTransitionError(WatchfloorError):
         super().__init__(f"cannot {action} an alarm that is {state}")
         self.state = state
         self.action = action
+
+
+class ProcedureIncompleteError(WatchfloorError):
+    """A resolve with mandatory procedure steps not done (indexes from 0) and no override."""
+
+    def __init__(self, missing: tuple[int, ...]) -> None:
+        steps = ", ".join(str(index + 1) for index in missing)
+        super().__init__(f"mandatory procedure steps not done: {steps}")
+        self.missing = missing
 
 
 class StoreUnavailableError(WatchfloorError):

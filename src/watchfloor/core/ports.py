@@ -9,9 +9,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
-from watchfloor.core.devices import Device
+from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
+from watchfloor.core.statistics import AlarmFact
+from watchfloor.core.supervision import SupervisedDevice
 
 __all__ = [
     "AlarmDetail",
@@ -41,6 +43,7 @@ class AlarmEventKind(StrEnum):
 
     CREATED = "alarm.created"
     UPDATED = "alarm.updated"
+    ESCALATED = "alarm.escalated"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,9 +92,42 @@ class Repository(Protocol):
         ...
 
     async def list_alarms(
-        self, *, state: AlarmState | None, limit: int, after: int | None
+        self,
+        *,
+        state: AlarmState | None,
+        limit: int,
+        after: int | None,
+        site: str | None = None,
+        device: str | None = None,
+        type_code: int | None = None,
     ) -> list[Alarm]:
-        """Return alarms newest first (highest id first), those with id < ``after`` if given."""
+        """Return alarms newest first (highest id first).
+
+        Only those with id < ``after`` if given, filtered by state, site name, device name and
+        type code where given.
+        """
+        ...
+
+    async def save_alarm(
+        self, previous: Alarm, updated: Alarm, entries: Sequence[TimelineEntry]
+    ) -> Alarm:
+        """Store an operator's change to an alarm with its timeline entries, in one commit.
+
+        Compare-and-set on ``previous.version``: of two concurrent changes to one alarm,
+        exactly one is stored. Not idempotent (each call adds timeline entries).
+
+        Raises:
+            NotFoundError: no such alarm.
+            ConflictError: the alarm changed since ``previous`` was read (stale version).
+        """
+        ...
+
+    async def alarm_facts(self, *, start: datetime, end: datetime) -> list[AlarmFact]:
+        """Return what statistics need of every alarm first raised in [start, end)."""
+        ...
+
+    async def overdue_alarms(self, now: datetime, *, limit: int = 500) -> list[Alarm]:
+        """Return new alarms whose acknowledgement deadline is at or before ``now``."""
         ...
 
     async def get_alarm(self, alarm_id: int) -> AlarmDetail:
@@ -112,6 +148,43 @@ class Repository(Protocol):
         Raises:
             ConflictError: the account is registered already.
         """
+        ...
+
+    async def list_accounts(self) -> list[Device]:
+        """Return every registered DC-09 account, ordered by account."""
+        ...
+
+    async def update_account(self, account: str, change: AccountUpdate) -> Device:
+        """Apply a change to a registered account and return it as it now is.
+
+        Raises:
+            NotFoundError: no such account.
+        """
+        ...
+
+    async def delete_account(self, account: str) -> None:
+        """Unregister an account. Its signals and alarms stay (they name it as their device).
+
+        Raises:
+            NotFoundError: no such account.
+        """
+        ...
+
+    async def set_on_test(
+        self, *, account: str | None = None, site: str | None = None, until: datetime | None
+    ) -> None:
+        """Put one account or a whole site on test until a time (None ends the test).
+
+        While on test, signals are stored and shown but raise no alarm; the test ends by
+        itself at ``until``.
+
+        Raises:
+            NotFoundError: no such account or site.
+        """
+        ...
+
+    async def overdue_devices(self, now: datetime) -> list[SupervisedDevice]:
+        """Return supervised, enabled devices silent past interval + grace, not yet lost."""
         ...
 
     async def find_account(self, account: str) -> Device | None:

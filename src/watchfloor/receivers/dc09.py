@@ -59,6 +59,35 @@ class Dc09Settings:
     max_frame: int = 4096
     max_connections: int = 10_000
     reject_unknown: bool = False
+    unregistered_per_minute: float = 300.0
+    unregistered_burst: int = 100
+
+
+class _AddressBudget:
+    """A token bucket per source address, for traffic from unregistered accounts.
+
+    Unregistered traffic is stored and raised so that nothing is lost, which makes it a way
+    to fill the store; one address may send ``burst`` messages at once and ``per_minute``
+    after that. Beyond it the receiver stays silent: a real panel retransmits later and gets
+    through, a scanner gets nothing.
+    """
+
+    def __init__(self, *, per_minute: float, burst: int, max_addresses: int = 10_000) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._max_addresses = max_addresses
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, address: str, now: float) -> bool:
+        tokens, last = self._buckets.get(address, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        if len(self._buckets) >= self._max_addresses and address not in self._buckets:
+            self._buckets.clear()  # bounded memory; forgetting only ever refills budgets
+        if tokens < 1.0:
+            self._buckets[address] = (tokens, now)
+            return False
+        self._buckets[address] = (tokens - 1.0, now)
+        return True
 
 
 class Dc09Receiver:
@@ -73,6 +102,9 @@ class Dc09Receiver:
         self.settings = settings
         self.counters: Counter[str] = Counter()
         self._connections: set[asyncio.Task[None]] = set()
+        self._unregistered = _AddressBudget(
+            per_minute=settings.unregistered_per_minute, burst=settings.unregistered_burst
+        )
 
     @property
     def open_connections(self) -> int:
@@ -113,6 +145,17 @@ class Dc09Receiver:
             items = items_from_frame(
                 frame, raw=data.decode("latin-1"), received_at=received_at, peer=peer
             )
+            if view is None and not self._unregistered.take(
+                _address(peer), self._clock.monotonic()
+            ):
+                self.counters["limit_unregistered_rate"] += 1
+                logger.warning(
+                    "dc09 frame from %s (unregistered account %s) not answered: "
+                    "unregistered traffic rate limit",
+                    peer,
+                    account,
+                )
+                return None
         except DecodeError as err:
             self.counters[f"rejected_{err.reply}"] += 1
             logger.warning("dc09 frame from %s rejected (%s): %s", peer, err.reply, err)
@@ -219,6 +262,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             reply = await self._receiver.handle_frame(frame, peer)
             if reply is not None and self._transport is not None:
                 self._transport.sendto(reply, addr)
+
+
+def _address(peer: str | None) -> str:
+    return (peer or "").rpartition(":")[0] or (peer or "")
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

@@ -20,11 +20,13 @@ def frame_account(frame: Dc09Frame) -> str:
     Raises:
         FormatError: the frame names no account at all (DUH).
     """
+    # Accounts are hex: "abcd" and "ABCD" are one transmitter (registered upper-case). The
+    # ACK still echoes the frame's own spelling.
     if frame.account:
-        return frame.account
+        return frame.account.upper()
     data = frame.data
     if data.startswith("#") and "|" in data:
-        return data[1 : data.index("|")]
+        return data[1 : data.index("|")].upper()
     raise FormatError("frame carries no account")
 
 

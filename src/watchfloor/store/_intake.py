@@ -12,38 +12,47 @@ applied in three phases whose number of statements does not grow with its size:
    batch; every other signal is attributed to its device, classified and correlated with the
    open alarm under its key, so a later signal joins the alarm an earlier one opened. Each
    alarm the batch touches collects its changes and ends with its final state.
+   Supervision (``core.supervision``) is planned in the same walk: a ``link_lost`` signal
+   marks its device lost; the next item heard from a lost device is preceded by a
+   ``link_lost`` restore, which is stored and correlated like any signal (it goes on the
+   open "link lost" alarm's timeline) but belongs to no unit.
 3. Write, one executemany per table: the alarms the batch opened, in their final state; the
    alarms it changed, guarded by the version read in 1; the signals; their timeline entries;
-   the devices' last-seen time and clock skew.
+   the devices' last-seen time, clock skew and lost link.
 
-A batch thus takes about ten statements, whatever its size (IN lists are cut at ``_CHUNK``
+A batch thus takes about ten statements, whatever its size (IN lists are cut at ``CHUNK``
 values). Everything runs on one connection inside one transaction. Nothing here commits or publishes:
 the writer does both, in that order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-from sqlalchemy import Table, and_, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from watchfloor.core.alarm_types import Classification, Taxonomy
+from watchfloor.core.alarm_types import LINK_LOST, Classification, CodeSystem, SourceCode, Taxonomy
 from watchfloor.core.alarms import OPEN_STATES, Alarm, TimelineEntry
 from watchfloor.core.correlation import CorrelationKey, classify_signal, correlate, correlation_key
-from watchfloor.core.devices import Device, DeviceKind
+from watchfloor.core.devices import Device
 from watchfloor.core.errors import ConflictError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord, SignalSource
+from watchfloor.core.supervision import (
+    SupervisedDevice,
+    link_restored_signal,
+    supervision_deadline,
+)
+from watchfloor.store._devices import HEARD_SOURCES, KnownDevices, device_ref, read_devices
 from watchfloor.store._rows import (
     alarm_from_row,
     alarm_values,
+    chunks,
     dedupe_key,
-    device_from_row,
-    select_devices,
     signal_record_from_row,
     signal_values,
     timeline_values,
@@ -56,13 +65,7 @@ __all__ = ["RETRANSMISSION_WINDOW", "BatchOutcome", "apply_batch"]
 #: retransmission: acknowledged again, stored once (DESIGN: DC-09 behaviour).
 RETRANSMISSION_WINDOW: Final = timedelta(minutes=5)
 
-#: The device kind a source's signals are attributed to, looked up by name. Sources without
-#: one (patrol, call, supervision) are looked up by name among all devices.
-_KIND_OF_SOURCE: Final = {
-    SignalSource.HIKVISION: DeviceKind.HIKVISION,
-    SignalSource.ONVIF: DeviceKind.ONVIF,
-    SignalSource.FRIGATE: DeviceKind.FRIGATE,
-}
+_LINK_LOST_CODE: Final = SourceCode(system=CodeSystem.SUPERVISION, code=LINK_LOST)
 
 _OPEN_STATE_VALUES: Final = sorted(state.value for state in OPEN_STATES)
 
@@ -70,10 +73,6 @@ _OPEN_STATE_VALUES: Final = sorted(state.value for state in OPEN_STATES)
 _ALARM_KEY: Final = tuple_(
     alarms.c.key_device, alarms.c.type_code, func.coalesce(alarms.c.zone, literal_column("''"))
 )
-
-#: Most values in one IN list: three bound parameters each stay under 999, the smallest
-#: limit SQLite was ever built with.
-_CHUNK: Final = 300
 
 # The SET clause comes from the column names among each row's parameters.
 _UPDATE_ALARM: Final = update(alarms).where(
@@ -94,12 +93,25 @@ _SET_SKEW: Final = (
     .where(devices.c.id == bindparam("b_id"))
     .values(clock_skew_seconds=bindparam("b_skew"))
 )
-
-_T = TypeVar("_T")
+_SET_LINK_LOST: Final = (
+    update(devices)
+    .where(devices.c.id == bindparam("b_id"))
+    .values(link_lost_at=bindparam("b_lost", type_=UtcDateTime()))
+)
 
 #: Where an item of the batch ends up: None for a link test, the record of a signal stored
-#: before the batch (it is retransmitted), or the index of the batch's signal that is stored.
+#: before the batch (it is retransmitted), or the index of the batch's arrival (a signal)
+#: that is stored.
 _Slot = SignalRecord | int | None
+
+
+@dataclass(slots=True, kw_only=True)
+class _DeviceChanges:
+    """What the batch changes on device rows: last seen, clock skew, lost link (or None)."""
+
+    seen: dict[int, datetime]
+    skews: dict[int, float]
+    link_lost: dict[int, datetime | None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,19 +173,18 @@ async def apply_batch(
     """
     units = [[_in_utc(item) for item in unit] for unit in units]
     items = [item for unit in units for item in unit]
-    link_tests = [item for item in items if isinstance(item, LinkTest)]
     stored_before = await _read_stored_signals(
         connection, [item for item in items if isinstance(item, Signal)]
     )
-    slots, fresh = _deduplicate(units, stored_before)
-    known = await _read_devices(connection, [*fresh, *link_tests])
-    planned = [_classify(taxonomy, signal, known) for signal in fresh]
+    slots, arrivals = _deduplicate(units, stored_before)
+    known = await read_devices(connection, arrivals)
+    planned, position, device_changes = _plan(taxonomy, arrivals, known)
     changes = _correlate(planned, await _read_open_alarms(connection, {p.key for p in planned}))
     await _insert_alarms(connection, [c for c in changes if c.read_version is None])
     await _update_alarms(connection, [c for c in changes if c.read_version is not None])
     records = await _insert_signals(connection, planned)
     await _insert_timeline(connection, planned, records)
-    await _update_devices(connection, link_tests, planned, known)
+    await _update_devices(connection, device_changes)
     events = tuple(
         AlarmEvent(
             kind=AlarmEventKind.CREATED if c.read_version is None else AlarmEventKind.UPDATED,
@@ -183,7 +194,7 @@ async def apply_batch(
     )
     return BatchOutcome(
         records=tuple(
-            tuple(records[slot] if isinstance(slot, int) else slot for slot in unit_slots)
+            tuple(records[position[slot]] if isinstance(slot, int) else slot for slot in unit_slots)
             for unit_slots in slots
         ),
         events=events,
@@ -192,11 +203,6 @@ async def apply_batch(
 
 def _in_utc(item: Signal | LinkTest) -> Signal | LinkTest:
     return replace(item, received_at=item.received_at.astimezone(UTC))
-
-
-def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 # -- phase 1: read -------------------------------------------------------------------------
@@ -213,7 +219,7 @@ async def _read_stored_signals(
     earliest = min(at for _, at in keyed) - RETRANSMISSION_WINDOW
     latest = max(at for _, at in keyed)
     found: dict[str, list[SignalRecord]] = {}
-    for keys in _chunks(sorted({key for key, _ in keyed})):
+    for keys in chunks(sorted({key for key, _ in keyed})):
         rows = await connection.execute(
             select(signals)
             .where(
@@ -228,58 +234,13 @@ async def _read_stored_signals(
     return found
 
 
-def _device_key(item: Signal | LinkTest) -> str:
-    # A DC-09 device is registered under its account, which the signal also names as device.
-    if isinstance(item, Signal) and item.account is not None:
-        return item.account
-    return item.device
-
-
-async def _read_devices(
-    connection: AsyncConnection, items: Sequence[Signal | LinkTest]
-) -> dict[tuple[SignalSource, str], Device | None]:
-    """Return the registered device (or None) of every (source, device key) of the items."""
-    wanted = {(item.source, _device_key(item)) for item in items}
-    accounts = sorted({key for source, key in wanted if source is SignalSource.DC09})
-    names = sorted({key for source, key in wanted if source is not SignalSource.DC09})
-    conditions = [
-        *(
-            and_(devices.c.kind == DeviceKind.DC09.value, devices.c.account.in_(chunk))
-            for chunk in _chunks(accounts)
-        ),
-        *(devices.c.name.in_(chunk) for chunk in _chunks(names)),
-    ]
-    found: dict[int, Device] = {}
-    for condition in conditions:
-        for row in await connection.execute(select_devices().where(condition)):
-            found[row.id] = device_from_row(row)
-    # In id order: where several devices match (names are unique per kind only), the
-    # oldest wins.
-    by_key: dict[str, list[Device]] = {}
-    for device in sorted(found.values(), key=lambda device: device.id):
-        for key in (device.name, device.account):
-            if key is not None:
-                by_key.setdefault(key, []).append(device)
-    return {
-        (source, key): next((d for d in by_key.get(key, ()) if _is_named(d, source, key)), None)
-        for source, key in wanted
-    }
-
-
-def _is_named(device: Device, source: SignalSource, key: str) -> bool:
-    if source is SignalSource.DC09:
-        return device.kind is DeviceKind.DC09 and device.account == key
-    kind = _KIND_OF_SOURCE.get(source)
-    return device.name == key and (kind is None or device.kind is kind)
-
-
 async def _read_open_alarms(
     connection: AsyncConnection, keys: set[CorrelationKey]
 ) -> dict[CorrelationKey, Alarm]:
     """Return the open alarm under each key that has one, locking it (PostgreSQL)."""
     found: dict[CorrelationKey, Alarm] = {}
     # The index folds a NULL zone into '', so the keys are matched exactly below.
-    for chunk in _chunks(list(keys)):
+    for chunk in chunks(list(keys)):
         query = (
             select(alarms)
             .where(
@@ -309,35 +270,44 @@ async def _read_open_alarms(
 
 def _deduplicate(
     units: Sequence[Sequence[Signal | LinkTest]], stored_before: Mapping[str, list[SignalRecord]]
-) -> tuple[list[list[_Slot]], list[Signal]]:
-    """Return each item's slot and the signals to store, resolving retransmissions."""
-    fresh: list[Signal] = []
+) -> tuple[list[list[_Slot]], list[Signal | LinkTest]]:
+    """Return each item's slot and the arrivals: link tests and the signals to store.
+
+    Retransmissions are resolved to what they repeat and are not arrivals.
+    """
+    arrivals: list[Signal | LinkTest] = []
     fresh_by_key: dict[str, list[int]] = {}
     slots: list[list[_Slot]] = []
     for unit in units:
         unit_slots: list[_Slot] = []
         for item in unit:
             if isinstance(item, LinkTest):
+                arrivals.append(item)
                 unit_slots.append(None)
                 continue
             key = dedupe_key(item)
             slot = (
                 None
                 if key is None
-                else _repeated(item, fresh, fresh_by_key.get(key, []), stored_before.get(key, []))
+                else _repeated(
+                    item, arrivals, fresh_by_key.get(key, []), stored_before.get(key, [])
+                )
             )
             if slot is None:
-                slot = len(fresh)
-                fresh.append(item)
+                slot = len(arrivals)
+                arrivals.append(item)
                 if key is not None:
                     fresh_by_key.setdefault(key, []).append(slot)
             unit_slots.append(slot)
         slots.append(unit_slots)
-    return slots, fresh
+    return slots, arrivals
 
 
 def _repeated(
-    signal: Signal, fresh: list[Signal], same_in_batch: list[int], same_stored: list[SignalRecord]
+    signal: Signal,
+    arrivals: list[Signal | LinkTest],
+    same_in_batch: list[int],
+    same_stored: list[SignalRecord],
 ) -> SignalRecord | int | None:
     """Return what the signal retransmits: a signal of the batch, a stored one, or None.
 
@@ -346,7 +316,7 @@ def _repeated(
     """
     earliest = signal.received_at - RETRANSMISSION_WINDOW
     for index in reversed(same_in_batch):
-        if earliest <= fresh[index].received_at <= signal.received_at:
+        if earliest <= arrivals[index].received_at <= signal.received_at:
             return index
     for record in same_stored:
         if earliest <= record.signal.received_at <= signal.received_at:
@@ -354,10 +324,75 @@ def _repeated(
     return None
 
 
-def _classify(
-    taxonomy: Taxonomy, signal: Signal, known: Mapping[tuple[SignalSource, str], Device | None]
-) -> _Planned:
-    device = known[(signal.source, _device_key(signal))]
+def _plan(
+    taxonomy: Taxonomy, arrivals: Sequence[Signal | LinkTest], known: KnownDevices
+) -> tuple[list[_Planned], dict[int, int], _DeviceChanges]:
+    """Return the signals to store, each arrival's place among them, and device changes.
+
+    Supervision, in arrival order: a ``link_lost`` signal marks its supervised device lost,
+    unless the device has been heard since its deadline was computed (the supervision watch
+    read the store before a message of the device was committed): then the loss is restored
+    at once. An item the device sent itself, of a lost device, is preceded by the restore,
+    once; the device is then no longer lost.
+    """
+    planned: list[_Planned] = []
+    position: dict[int, int] = {}
+    supervised = known.supervised
+    lost = {device_id: device.link_lost_at for device_id, device in supervised.items()}
+    changes = _DeviceChanges(seen={}, skews={}, link_lost={})
+
+    def restore(device: Device, at: datetime) -> None:
+        signal = link_restored_signal(supervised[device.id], at=at)
+        planned.append(_classify(taxonomy, signal, device))
+        lost[device.id] = None
+
+    for index, item in enumerate(arrivals):
+        device = known.by_ref[device_ref(item)]
+        if device is not None and item.source in HEARD_SOURCES:
+            if lost.get(device.id) is not None:
+                restore(device, item.received_at)
+            seen = changes.seen.get(device.id)
+            changes.seen[device.id] = (
+                item.received_at if seen is None else max(seen, item.received_at)
+            )
+            if isinstance(item, LinkTest) and item.skew_seconds is not None:
+                changes.skews[device.id] = item.skew_seconds
+        if isinstance(item, LinkTest):
+            continue
+        position[index] = len(planned)
+        planned.append(_classify(taxonomy, item, device))
+        if device is None or device.id not in supervised or not _is_link_lost(item):
+            continue
+        if lost[device.id] is not None:
+            continue  # lost already (a second watch): the signal repeats the alarm
+        heard = _last_heard(supervised[device.id], changes.seen.get(device.id))
+        if (
+            supervision_deadline(replace(supervised[device.id], last_seen_at=heard))
+            < item.received_at
+        ):
+            lost[device.id] = item.received_at
+        else:
+            restore(device, max(item.received_at, heard or item.received_at))
+    changes.link_lost = {
+        device_id: at for device_id, at in lost.items() if at != supervised[device_id].link_lost_at
+    }
+    return planned, position, changes
+
+
+def _is_link_lost(signal: Signal) -> bool:
+    return (
+        signal.source is SignalSource.SUPERVISION
+        and signal.code == _LINK_LOST_CODE
+        and not signal.restore
+    )
+
+
+def _last_heard(device: SupervisedDevice, seen_in_batch: datetime | None) -> datetime | None:
+    candidates = [at for at in (device.last_seen_at, seen_in_batch) if at is not None]
+    return max(candidates, default=None)
+
+
+def _classify(taxonomy: Taxonomy, signal: Signal, device: Device | None) -> _Planned:
     classification = classify_signal(taxonomy, signal, device)
     return _Planned(
         signal=signal,
@@ -427,7 +462,7 @@ async def _update_alarms(connection: AsyncConnection, changed: Sequence[_AlarmCh
         # asyncpg reports no row count for executemany: count the rows at their new version.
         # Versions only grow, and the rows have been locked since they were read.
         updated = 0
-        for chunk in _chunks([(c.alarm.id, c.alarm.version) for c in changed]):
+        for chunk in chunks([(c.alarm.id, c.alarm.version) for c in changed]):
             updated += (
                 await connection.scalar(
                     select(func.count())
@@ -497,27 +532,13 @@ async def _insert_timeline(
         await connection.execute(alarm_timeline.insert(), rows)
 
 
-async def _update_devices(
-    connection: AsyncConnection,
-    link_tests: Sequence[LinkTest],
-    planned: Sequence[_Planned],
-    known: Mapping[tuple[SignalSource, str], Device | None],
-) -> None:
-    seen: dict[int, datetime] = {}
-    skews: dict[int, float] = {}
-    sightings = [(p.device, p.signal.received_at) for p in planned]
-    for test in link_tests:
-        device = known[(test.source, _device_key(test))]
-        sightings.append((device, test.received_at))
-        if device is not None and test.skew_seconds is not None:
-            skews[device.id] = test.skew_seconds
-    for device, at in sightings:
-        if device is not None:
-            seen[device.id] = max(at, seen.get(device.id, at))
-    if seen:
-        await connection.execute(_MARK_SEEN, _rows_of(seen, "b_at"))
-    if skews:
-        await connection.execute(_SET_SKEW, _rows_of(skews, "b_skew"))
+async def _update_devices(connection: AsyncConnection, changes: _DeviceChanges) -> None:
+    if changes.seen:
+        await connection.execute(_MARK_SEEN, _rows_of(changes.seen, "b_at"))
+    if changes.skews:
+        await connection.execute(_SET_SKEW, _rows_of(changes.skews, "b_skew"))
+    if changes.link_lost:
+        await connection.execute(_SET_LINK_LOST, _rows_of(changes.link_lost, "b_lost"))
 
 
 def _rows_of(values: Mapping[int, Any], name: str) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Row, Select, select
 
@@ -13,20 +14,40 @@ from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import Alarm, AlarmState, Outcome, TimelineEntry, TimelineKind
 from watchfloor.core.devices import Device, DeviceKind
 from watchfloor.core.signals import Origin, Signal, SignalRecord, SignalSource
-from watchfloor.store.tables import devices, sites
+from watchfloor.core.statistics import AlarmFact
+from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice
+from watchfloor.store.tables import alarms, devices, sites
 
 __all__ = [
+    "CHUNK",
+    "alarm_fact_from_row",
     "alarm_from_row",
+    "alarm_update_values",
     "alarm_values",
+    "chunks",
     "dedupe_key",
     "device_from_row",
+    "select_alarm_facts",
     "select_devices",
     "signal_record_from_row",
     "signal_values",
+    "supervised_from_row",
     "timeline_from_row",
     "timeline_values",
     "token_hash",
 ]
+
+#: Most values in one IN list: three bound parameters each stay under 999, the smallest
+#: limit SQLite was ever built with.
+CHUNK: Final = 300
+
+_T = TypeVar("_T")
+
+
+def chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """Return the values in slices of at most ``CHUNK``, for IN lists."""
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 def token_hash(token: str) -> str:
@@ -47,6 +68,11 @@ def dedupe_key(signal: Signal) -> str | None:
 
 def alarm_values(alarm: Alarm, *, key_device: str) -> dict[str, Any]:
     """Return the column values of an alarm (without its id)."""
+    return {**alarm_update_values(alarm), "key_device": key_device}
+
+
+def alarm_update_values(alarm: Alarm) -> dict[str, Any]:
+    """Return the column values of an alarm but its id and correlation key (``key_device``)."""
     return {
         "origin": alarm.origin.value,
         "type_code": alarm.type_code,
@@ -57,14 +83,22 @@ def alarm_values(alarm: Alarm, *, key_device: str) -> dict[str, Any]:
         "site": alarm.site,
         "device": alarm.device,
         "zone": alarm.zone,
-        "key_device": key_device,
         "signal_count": alarm.signal_count,
         "first_at": alarm.first_at,
         "last_at": alarm.last_at,
         "restored_at": alarm.restored_at,
         "acknowledged_at": alarm.acknowledged_at,
+        "dispatched_at": alarm.dispatched_at,
         "resolved_at": alarm.resolved_at,
+        "closed_at": alarm.closed_at,
         "outcome": alarm.outcome.value if alarm.outcome is not None else None,
+        "held_from": alarm.held_from.value if alarm.held_from is not None else None,
+        "claimed_by": alarm.claimed_by,
+        "acknowledged_by": alarm.acknowledged_by,
+        "resolved_by": alarm.resolved_by,
+        "ack_deadline": alarm.ack_deadline,
+        "escalation_count": alarm.escalation_count,
+        "sop_done": json.dumps(sorted(alarm.sop_done)),
         "version": alarm.version,
     }
 
@@ -88,9 +122,61 @@ def alarm_from_row(row: Row[Any]) -> Alarm:
         last_at=m["last_at"],
         restored_at=m["restored_at"],
         acknowledged_at=m["acknowledged_at"],
+        dispatched_at=m["dispatched_at"],
         resolved_at=m["resolved_at"],
+        closed_at=m["closed_at"],
         outcome=Outcome(m["outcome"]) if m["outcome"] is not None else None,
+        held_from=AlarmState(m["held_from"]) if m["held_from"] is not None else None,
+        claimed_by=m["claimed_by"],
+        acknowledged_by=m["acknowledged_by"],
+        resolved_by=m["resolved_by"],
+        ack_deadline=m["ack_deadline"],
+        escalation_count=m["escalation_count"],
+        sop_done=frozenset(int(index) for index in json.loads(m["sop_done"])),
         version=m["version"],
+    )
+
+
+def select_alarm_facts(*, start: datetime, end: datetime) -> Select[Any]:
+    """Return a SELECT of the facts of alarms first raised in [start, end), oldest first."""
+    return (
+        select(
+            alarms.c.id,
+            alarms.c.type_code,
+            alarms.c.type_name,
+            alarms.c.site,
+            alarms.c.priority,
+            alarms.c.first_at,
+            alarms.c.acknowledged_at,
+            alarms.c.acknowledged_by,
+            alarms.c.dispatched_at,
+            alarms.c.resolved_at,
+            alarms.c.resolved_by,
+            alarms.c.outcome,
+            alarms.c.escalation_count,
+        )
+        .where(alarms.c.first_at >= start, alarms.c.first_at < end)
+        .order_by(alarms.c.first_at, alarms.c.id)
+    )
+
+
+def alarm_fact_from_row(row: Row[Any]) -> AlarmFact:
+    """Return the fact in a row of ``select_alarm_facts``."""
+    m = row._mapping
+    return AlarmFact(
+        id=m["id"],
+        type_code=m["type_code"],
+        type_name=m["type_name"],
+        site=m["site"],
+        priority=m["priority"],
+        first_at=m["first_at"],
+        acknowledged_at=m["acknowledged_at"],
+        acknowledged_by=m["acknowledged_by"],
+        dispatched_at=m["dispatched_at"],
+        resolved_at=m["resolved_at"],
+        resolved_by=m["resolved_by"],
+        outcome=Outcome(m["outcome"]) if m["outcome"] is not None else None,
+        escalation_count=m["escalation_count"],
     )
 
 
@@ -180,6 +266,12 @@ def select_devices() -> Select[Any]:
         devices.c.created_at,
         devices.c.last_seen_at,
         devices.c.clock_skew_seconds,
+        devices.c.supervision_interval_seconds,
+        devices.c.supervision_grace_seconds,
+        devices.c.supervision_since,
+        devices.c.link_lost_at,
+        devices.c.on_test_until,
+        sites.c.on_test_until.label("site_on_test_until"),
     ).select_from(devices.outerjoin(sites, devices.c.site_id == sites.c.id))
 
 
@@ -197,4 +289,41 @@ def device_from_row(row: Row[Any] | Mapping[str, Any]) -> Device:
         created_at=m["created_at"],
         last_seen_at=m["last_seen_at"],
         clock_skew_seconds=m["clock_skew_seconds"],
+        supervision_interval=_seconds(m["supervision_interval_seconds"]),
+        supervision_grace=_seconds(m["supervision_grace_seconds"]),
+        link_lost_at=m["link_lost_at"],
+        # The device is on test while either it or its whole site is.
+        on_test_until=_latest(m["on_test_until"], m["site_on_test_until"]),
     )
+
+
+def supervised_from_row(row: Row[Any] | Mapping[str, Any]) -> SupervisedDevice | None:
+    """Return what supervision knows of the device in a row of ``select_devices()``.
+
+    None for a device without a supervision interval. The key is the identity the device's
+    signals carry: a DC-09 device's account, any other device's name.
+    """
+    m = row._mapping if isinstance(row, Row) else row
+    interval = _seconds(m["supervision_interval_seconds"])
+    if interval is None:
+        return None
+    account = m["account"] if m["kind"] == DeviceKind.DC09.value else None
+    since: datetime = m["supervision_since"] or m["created_at"]
+    grace = _seconds(m["supervision_grace_seconds"])
+    return SupervisedDevice(
+        key=account if account is not None else m["name"],
+        account=account,
+        interval=interval,
+        grace=DEFAULT_GRACE if grace is None else grace,
+        since=since,
+        last_seen_at=m["last_seen_at"],
+        link_lost_at=m["link_lost_at"],
+    )
+
+
+def _latest(*values: datetime | None) -> datetime | None:
+    return max((value for value in values if value is not None), default=None)
+
+
+def _seconds(value: float | None) -> timedelta | None:
+    return None if value is None else timedelta(seconds=value)

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, Table, func, select, update
+from sqlalchemy import Select, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from watchfloor.core.alarms import Alarm, AlarmState
-from watchfloor.core.devices import Device, DeviceKind
+from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
+from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
 from watchfloor.core.errors import ConflictError, NotFoundError, StoreUnavailableError
 from watchfloor.core.ports import AlarmDetail, Clock
 from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import SignalRecord
+from watchfloor.core.statistics import AlarmFact
+from watchfloor.core.supervision import SupervisedDevice, supervision_deadline
+from watchfloor.store._accounts import changed_values, check_change, find_account
 from watchfloor.store._errors import translate_errors
 from watchfloor.store._rows import (
+    alarm_fact_from_row,
     alarm_from_row,
+    alarm_update_values,
     device_from_row,
+    select_alarm_facts,
     select_devices,
     signal_record_from_row,
+    supervised_from_row,
     timeline_from_row,
+    timeline_values,
     token_hash,
 )
 from watchfloor.store.database import write_transaction
@@ -78,20 +87,128 @@ class SqlRepository:
                     )
 
     async def list_alarms(
-        self, *, state: AlarmState | None, limit: int, after: int | None
+        self,
+        *,
+        state: AlarmState | None,
+        limit: int,
+        after: int | None,
+        site: str | None = None,
+        device: str | None = None,
+        type_code: int | None = None,
     ) -> list[Alarm]:
         """Return alarms newest first (highest id first), those with id < ``after`` if given.
+
+        Args:
+            state: only alarms in this state.
+            limit: at most this many.
+            after: only those with an id lower than this (the previous page's last id).
+            site: only alarms of the site of this name.
+            device: only alarms of the device of this name (``Alarm.device``, as shown).
+            type_code: only alarms of this alarm type.
 
         Raises:
             StoreUnavailableError: the database could not be read.
         """
         query = select(alarms).order_by(alarms.c.id.desc()).limit(limit)
-        if state is not None:
-            query = query.where(alarms.c.state == state.value)
+        filters = (
+            (alarms.c.state, None if state is None else state.value),
+            (alarms.c.site, site),
+            (alarms.c.device, device),
+            (alarms.c.type_code, type_code),
+        )
+        for column, value in filters:
+            if value is not None:
+                query = query.where(column == value)
         if after is not None:
             query = query.where(alarms.c.id < after)
         rows = await self._read(query)
         return [alarm_from_row(row) for row in rows]
+
+    async def save_alarm(
+        self, previous: Alarm, updated: Alarm, entries: Sequence[TimelineEntry]
+    ) -> Alarm:
+        """Store an operator's change to an alarm with its timeline entries, in one commit.
+
+        Compare-and-set on ``previous.version``: the row is only changed if it is still at
+        that version, so of two concurrent changes made from one read exactly one is stored
+        (on PostgreSQL the second waits for the first's row lock, then finds the version
+        moved). Every field of ``updated`` is written; the alarm's correlation key stays. Not
+        idempotent: each call adds timeline entries. Cancelled, it rolls back and stores
+        nothing.
+
+        Args:
+            previous: the alarm as read before the change.
+            updated: the alarm after the change, at a higher version.
+            entries: the timeline entries of the change, oldest first.
+
+        Returns:
+            The alarm as stored.
+
+        Raises:
+            NotFoundError: no such alarm. Nothing was stored.
+            ConflictError: the alarm changed since ``previous`` was read (stale version), or
+                the change would open a second alarm under its key (a reopen while a newer
+                alarm is open). Nothing was stored.
+            ValueError: ``updated`` is another alarm or not at a higher version (a bug).
+            StoreUnavailableError: the database could not be written. Nothing was stored.
+        """
+        if updated.id != previous.id or updated.version <= previous.version:
+            raise ValueError("save_alarm needs the same alarm at a higher version")
+        with translate_errors(f"save alarm {previous.id}"):
+            async with write_transaction(self._engine) as connection:
+                row = (
+                    await connection.execute(
+                        update(alarms)
+                        .where(alarms.c.id == previous.id, alarms.c.version == previous.version)
+                        .values(alarm_update_values(updated))
+                        .returning(*alarms.c)
+                    )
+                ).first()
+                if row is None:
+                    exists = await connection.scalar(
+                        select(alarms.c.version).where(alarms.c.id == previous.id)
+                    )
+                    if exists is None:
+                        raise NotFoundError(f"no alarm {previous.id}")
+                    raise ConflictError(
+                        f"alarm {previous.id} changed since it was read "
+                        f"(version {previous.version}, now {exists})"
+                    )
+                if entries:
+                    await connection.execute(
+                        alarm_timeline.insert(),
+                        [timeline_values(entry, alarm_id=previous.id) for entry in entries],
+                    )
+                return alarm_from_row(row)
+
+    async def overdue_alarms(self, now: datetime, *, limit: int = 500) -> list[Alarm]:
+        """Return new alarms whose acknowledgement deadline is at or before ``now``.
+
+        Oldest deadline first (then lowest id), at most ``limit``: escalation works through
+        the backlog in the order the deadlines passed.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        query = (
+            select(alarms)
+            .where(alarms.c.state == AlarmState.NEW.value, alarms.c.ack_deadline <= now)
+            .order_by(alarms.c.ack_deadline, alarms.c.id)
+            .limit(limit)
+        )
+        rows = await self._read(query)
+        return [alarm_from_row(row) for row in rows]
+
+    async def alarm_facts(self, *, start: datetime, end: datetime) -> list[AlarmFact]:
+        """Return what statistics need of every alarm first raised in [start, end).
+
+        Oldest first (by ``first_at``, then id). Both bounds are aware datetimes.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        rows = await self._read(select_alarm_facts(start=start, end=end))
+        return [alarm_fact_from_row(row) for row in rows]
 
     async def get_alarm(self, alarm_id: int) -> AlarmDetail:
         """Return an alarm with its signals and timeline, each oldest first.
@@ -168,7 +285,7 @@ class SqlRepository:
         now = self._clock.now()
         with translate_errors(f"register account {account}"):
             async with write_transaction(self._engine) as connection:
-                existing = await _find_account(connection, account)
+                existing = await find_account(connection, account)
                 if existing is not None:
                     raise ConflictError(f"account {account} is registered already")
                 site_id = None if site is None else await _ensure_site(connection, site, now)
@@ -189,6 +306,140 @@ class SqlRepository:
                 ).one()
                 return device_from_row(row)
 
+    async def list_accounts(self) -> list[Device]:
+        """Return every registered DC-09 account, ordered by account.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        query = select_devices().where(devices.c.kind == DeviceKind.DC09.value)
+        rows = await self._read(query.order_by(devices.c.account))
+        return [device_from_row(row) for row in rows]
+
+    async def update_account(self, account: str, change: AccountUpdate) -> Device:
+        """Apply a change to a registered DC-09 account and return the account as it now is.
+
+        Fields of ``change`` left None are kept. A site is found by name and created if new.
+        A new supervision interval or grace restarts supervision now (``supervision_since``):
+        a device not heard since is overdue interval + grace from now. Stopping supervision
+        also forgets a lost link, so the device can no longer be overdue or lost; an alarm
+        it raised stays open for the operator. The AES key is never logged. An empty change
+        writes nothing. Idempotent, except that repeating a supervision change restarts it.
+
+        Args:
+            account: the DC-09 account number.
+            change: what to change.
+
+        Returns:
+            The device after the change.
+
+        Raises:
+            NotFoundError: no such account. Nothing was changed.
+            ConflictError: the new name is taken by another DC-09 device.
+            ValueError: the change contradicts itself (a key and ``clear_key``; an interval
+                or grace and ``clear_supervision``) or has an interval that is not
+                positive or a negative grace.
+            StoreUnavailableError: the database could not be written. Nothing was changed.
+        """
+        check_change(change)
+        now = self._clock.now()
+        with translate_errors(f"update account {account}"):
+            async with write_transaction(self._engine) as connection:
+                existing = await find_account(connection, account)
+                if existing is None:
+                    raise NotFoundError(f"no account {account}")
+                values = changed_values(change, now)
+                if change.site is not None:
+                    values["site_id"] = await _ensure_site(connection, change.site, now)
+                if not values:
+                    return existing
+                await connection.execute(
+                    update(devices).where(devices.c.id == existing.id).values(values)
+                )
+                row = (
+                    await connection.execute(select_devices().where(devices.c.id == existing.id))
+                ).one()
+                return device_from_row(row)
+
+    async def delete_account(self, account: str) -> None:
+        """Unregister a DC-09 account, keeping its signals and alarms.
+
+        Signals and alarms name the device by its key and display name, which stay; the
+        signals' reference to the device row is cleared in the same transaction. The site
+        stays too. Not idempotent: deleting again is NotFoundError.
+
+        Raises:
+            NotFoundError: no such account. Nothing was changed.
+            StoreUnavailableError: the database could not be written. Nothing was changed.
+        """
+        with translate_errors(f"delete account {account}"):
+            async with write_transaction(self._engine) as connection:
+                existing = await find_account(connection, account)
+                if existing is None:
+                    raise NotFoundError(f"no account {account}")
+                await connection.execute(
+                    update(signals).where(signals.c.device_id == existing.id).values(device_id=None)
+                )
+                await connection.execute(delete(devices).where(devices.c.id == existing.id))
+
+    async def set_on_test(
+        self, *, account: str | None = None, site: str | None = None, until: datetime | None
+    ) -> None:
+        """Put a DC-09 account, or a whole site, on test until a time (None ends the test).
+
+        Signals of a device on test (or of a device whose site
+        is) received before ``until`` are stored but raise no alarm
+        (``core.correlation.Effect.ON_TEST``); a device is on test until the later of its
+        own and its site's time. Idempotent: the new time replaces the old one.
+
+        Args:
+            account: the DC-09 account to put on test; or
+            site: the name of the site to put on test (exactly one of the two).
+            until: the end of the test (aware), or None to end it now.
+
+        Raises:
+            NotFoundError: no such account or site. Nothing was changed.
+            ValueError: neither or both of ``account`` and ``site`` given.
+            StoreUnavailableError: the database could not be written. Nothing was changed.
+        """
+        if (account is None) == (site is None):
+            raise ValueError("set_on_test needs exactly one of account and site")
+        if account is not None:
+            statement = update(devices).where(
+                devices.c.kind == DeviceKind.DC09.value, devices.c.account == account
+            )
+            missing = f"no account {account}"
+        else:
+            statement = update(sites).where(sites.c.name == site)
+            missing = f"no site {site}"
+        with translate_errors("set a test period"):
+            async with write_transaction(self._engine) as connection:
+                result = await connection.execute(statement.values(on_test_until=until))
+                if result.rowcount == 0:
+                    raise NotFoundError(missing)
+
+    async def overdue_devices(self, now: datetime) -> list[SupervisedDevice]:
+        """Return supervised, enabled devices silent past interval + grace, not yet lost.
+
+        A device is overdue when ``core.supervision.supervision_deadline`` lies before
+        ``now``: it counts from the last time the device was heard, or from when supervision
+        started if that is later. The deadline is computed here rather than in SQL so that
+        both backends apply exactly the core's rule; the query only narrows the rows to
+        enabled, supervised devices whose link is not lost. Oldest deadline first.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        query = select_devices().where(
+            devices.c.enabled,
+            devices.c.supervision_interval_seconds.is_not(None),
+            devices.c.link_lost_at.is_(None),
+        )
+        rows = await self._read(query.order_by(devices.c.id))
+        supervised = [device for row in rows if (device := supervised_from_row(row)) is not None]
+        overdue = [device for device in supervised if supervision_deadline(device) < now]
+        return sorted(overdue, key=supervision_deadline)
+
     async def find_account(self, account: str) -> Device | None:
         """Return the device registered under a DC-09 account, if any.
 
@@ -197,7 +448,7 @@ class SqlRepository:
         """
         with translate_errors(f"look up account {account}"):
             async with self._engine.connect() as connection:
-                return await _find_account(connection, account)
+                return await find_account(connection, account)
 
     async def account_key(self, account: str) -> bytes | None:
         """Return the AES key of a DC-09 account (None without a key or an account).
@@ -304,17 +555,6 @@ class SqlRepository:
         with translate_errors("read the store"):
             async with self._engine.connect() as connection:
                 return list(await connection.execute(query))
-
-
-async def _find_account(connection: AsyncConnection, account: str) -> Device | None:
-    row = (
-        await connection.execute(
-            select_devices().where(
-                devices.c.kind == DeviceKind.DC09.value, devices.c.account == account
-            )
-        )
-    ).first()
-    return None if row is None else device_from_row(row)
 
 
 async def _ensure_site(connection: AsyncConnection, name: str, now: datetime) -> int:

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from watchfloor.core.alarms import OPEN_STATES
+
 __all__ = [
     "ID",
     "OPEN_ALARM_STATES_SQL",
@@ -55,8 +57,12 @@ metadata = MetaData(
 ID = BigInteger().with_variant(Integer(), "sqlite")
 
 #: The open states (``core.alarms.OPEN_STATES``) as SQL, for the partial unique index below.
-#: Kept literal because an index predicate cannot take bound parameters.
-OPEN_ALARM_STATES_SQL = "state IN ('new', 'acknowledged', 'dispatched')"
+#: Literal because an index predicate cannot take bound parameters; built from the core's
+#: set so that the two cannot drift (a migration must follow when the set changes: the
+#: migration tests try every open state against the migrated index).
+OPEN_ALARM_STATES_SQL = "state IN ({})".format(
+    ", ".join(f"'{state.value}'" for state in sorted(OPEN_STATES))
+)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -93,6 +99,8 @@ sites = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", Text, nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Until when the whole site is on test: its devices' signals raise no alarm before then.
+    Column("on_test_until", UtcDateTime, nullable=True),
 )
 
 devices = Table(
@@ -109,6 +117,15 @@ devices = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=True),
     Column("clock_skew_seconds", Float, nullable=True),
+    # Supervision (core.supervision): no interval means not supervised; no grace means
+    # DEFAULT_GRACE. ``supervision_since`` is when the interval or grace was last set, from
+    # which a device never heard is overdue. ``link_lost_at`` is set while the link is lost.
+    Column("supervision_interval_seconds", Float, nullable=True),
+    Column("supervision_grace_seconds", Float, nullable=True),
+    Column("supervision_since", UtcDateTime, nullable=True),
+    Column("link_lost_at", UtcDateTime, nullable=True),
+    # Until when the device is on test (engineers at work): no alarm before then.
+    Column("on_test_until", UtcDateTime, nullable=True),
     UniqueConstraint("kind", "account"),
     UniqueConstraint("kind", "name"),
 )
@@ -134,10 +151,23 @@ alarms = Table(
     Column("last_at", UtcDateTime, nullable=False),
     Column("restored_at", UtcDateTime, nullable=True),
     Column("acknowledged_at", UtcDateTime, nullable=True),
+    Column("dispatched_at", UtcDateTime, nullable=True),
     Column("resolved_at", UtcDateTime, nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
     Column("outcome", String(16), nullable=True),
+    Column("held_from", String(16), nullable=True),
+    Column("claimed_by", Text, nullable=True),
+    Column("acknowledged_by", Text, nullable=True),
+    Column("resolved_by", Text, nullable=True),
+    # When a new alarm escalates unless acknowledged (None: never); see overdue_alarms.
+    Column("ack_deadline", UtcDateTime, nullable=True),
+    Column("escalation_count", Integer, nullable=False, server_default=text("0")),
+    # The indexes of the procedure steps done, as a JSON list of ints.
+    Column("sop_done", Text, nullable=False, server_default=text("'[]'")),
     Column("version", Integer, nullable=False),
     Index("ix_alarms_open_lookup", "key_device", "type_code", "zone", "state"),
+    # The escalation query: state = 'new' AND ack_deadline <= now, by deadline.
+    Index("ix_alarms_state_ack_deadline", "state", "ack_deadline"),
 )
 
 # At most one open alarm per correlation key, even with several writers (several nodes on one

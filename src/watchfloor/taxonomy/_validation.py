@@ -11,9 +11,11 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import MappingProxyType
 
 from watchfloor.core.alarm_types import (
+    DEFAULT_ACK_DEADLINES,
     UNCLASSIFIED_SIGNAL,
     UNREGISTERED_TRANSMITTER,
     AlarmType,
@@ -26,9 +28,21 @@ from watchfloor.core.errors import TaxonomyError
 
 __all__ = ["build_taxonomy"]
 
-_TOP_KEYS = ("version", "types", *(system.value for system in CodeSystem))
-_TYPE_KEYS = ("code", "name", "category", "priority", "basis", "sop", "raises_alarm")
-_OPTIONAL_TYPE_KEYS = frozenset({"raises_alarm"})
+_TOP_KEYS = ("version", "types", "acknowledge_within", *(system.value for system in CodeSystem))
+_TYPE_KEYS = (
+    "code",
+    "name",
+    "category",
+    "priority",
+    "basis",
+    "sop",
+    "raises_alarm",
+    "ack_within_seconds",
+)
+_STEP_KEYS = ("step", "optional")
+#: The longest acknowledgement deadline a file may set: a day.
+_MAX_DEADLINE_SECONDS = 86_400
+_OPTIONAL_TYPE_KEYS = frozenset({"raises_alarm", "ack_within_seconds"})
 _MAPPING_KEYS = ("type", "restore")
 
 _MIN_CODE, _MAX_CODE = 1, 999
@@ -55,6 +69,12 @@ def _show(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= _MAX_DEADLINE_SECONDS else None
+
+
 def _whole_number(value: object, low: int, high: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         return None
@@ -70,6 +90,9 @@ class _Builder:
     declared: set[int] = field(default_factory=set)
     names: dict[str, int] = field(default_factory=dict)
     mappings: dict[SourceCode, tuple[int, bool]] = field(default_factory=dict)
+    deadlines: dict[int, timedelta | None] = field(
+        default_factory=lambda: dict(DEFAULT_ACK_DEADLINES)
+    )
 
     def report(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -83,6 +106,7 @@ class _Builder:
             self.report("version", "missing")
         elif not isinstance(version, str) or not version.strip():
             self.report("version", "must be a non-empty string")
+        self.read_deadlines(document.get("acknowledge_within", {}))
         self.read_types(document.get("types"))
         for system in CodeSystem:
             self.read_mappings(system, document.get(system.value, {}))
@@ -127,7 +151,8 @@ class _Builder:
         category = self.read_category(where, entry)
         priority = self.read_priority(where, entry)
         basis = self.read_basis(where, entry)
-        sop = self.read_sop(where, entry)
+        sop, optional_steps = self.read_sop(where, entry)
+        ack_within = self.read_type_deadline(where, entry, priority)
         raises_alarm = entry.get("raises_alarm", True)
         if not isinstance(raises_alarm, bool):
             self.report(where, f"raises_alarm {_show(raises_alarm)} must be true or false")
@@ -150,6 +175,8 @@ class _Builder:
             priority=priority,
             basis=basis,
             sop=sop,
+            optional_steps=optional_steps,
+            ack_within=ack_within,
             raises_alarm=raises_alarm,
         )
 
@@ -191,20 +218,70 @@ class _Builder:
             return None
         return Basis(basis)
 
-    def read_sop(self, where: str, entry: Mapping[str, object]) -> tuple[str, ...] | None:
+    def read_sop(
+        self, where: str, entry: Mapping[str, object]
+    ) -> tuple[tuple[str, ...] | None, frozenset[int]]:
+        """A step is a string (mandatory) or ``{ step = "...", optional = true }``."""
         if "sop" not in entry:
-            return None
+            return None, frozenset()
         sop = entry["sop"]
         if not isinstance(sop, list) or not sop:
             self.report(where, "sop must be a non-empty list of steps")
-            return None
+            return None, frozenset()
         steps: list[str] = []
-        for number, step in enumerate(sop, start=1):
+        optional: set[int] = set()
+        for number, item in enumerate(sop, start=1):
+            step, is_optional = item, False
+            if isinstance(item, dict):
+                unknown = sorted(set(item) - set(_STEP_KEYS))
+                if unknown:
+                    self.report(where, f"sop step {number}: unknown key {_show(unknown[0])}")
+                step, is_optional = item.get("step"), item.get("optional", False)
+                if not isinstance(is_optional, bool):
+                    self.report(where, f"sop step {number}: optional must be true or false")
             if isinstance(step, str) and step.strip():
                 steps.append(step.strip())
+                if is_optional is True:
+                    optional.add(number - 1)
             else:
                 self.report(where, f"sop step {number} must be a non-empty string")
-        return tuple(steps) if len(steps) == len(sop) else None
+        return (tuple(steps) if len(steps) == len(sop) else None), frozenset(optional)
+
+    def read_deadlines(self, table: object) -> None:
+        """``[acknowledge_within]`` p1 = 30 ... p5 = 0 (seconds; 0: never escalate)."""
+        if not isinstance(table, dict):
+            self.report("acknowledge_within", "must be a table like p1 = 30")
+            return
+        for key, value in table.items():
+            where = f"acknowledge_within.{key}"
+            priority = int(key[1:]) if key[:1] == "p" and key[1:].isdigit() else None
+            if priority is None or not _MIN_PRIORITY <= priority <= _MAX_PRIORITY:
+                self.report(where, "keys are p1 to p5")
+                continue
+            seconds = _seconds(value)
+            if seconds is None:
+                self.report(
+                    where,
+                    f"{_show(value)} is not a number of seconds from 0 to "
+                    f"{_MAX_DEADLINE_SECONDS} (0: never)",
+                )
+                continue
+            self.deadlines[priority] = timedelta(seconds=seconds) if seconds else None
+
+    def read_type_deadline(
+        self, where: str, entry: Mapping[str, object], priority: int | None
+    ) -> timedelta | None:
+        if "ack_within_seconds" not in entry:
+            return self.deadlines.get(priority) if priority is not None else None
+        seconds = _seconds(entry["ack_within_seconds"])
+        if seconds is None:
+            self.report(
+                where,
+                f"ack_within_seconds {_show(entry['ack_within_seconds'])} is not "
+                f"a number of seconds from 0 to {_MAX_DEADLINE_SECONDS} (0: never)",
+            )
+            return None
+        return timedelta(seconds=seconds) if seconds else None
 
     def read_mappings(self, system: CodeSystem, table: object) -> None:
         if not isinstance(table, dict):
@@ -264,4 +341,5 @@ def build_taxonomy(document: Mapping[str, object], *, source: str) -> Taxonomy:
         version=version,
         types=MappingProxyType(dict(sorted(builder.types.items()))),
         mappings=MappingProxyType(builder.mappings),
+        ack_deadlines=MappingProxyType(builder.deadlines),
     )

@@ -1,0 +1,201 @@
+"""Routes for handling alarms: the lifecycle actions, claims, procedure steps, notes, bulk."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from watchfloor.api.auth import CurrentPrincipal
+from watchfloor.api.schemas import (
+    ActionIn,
+    AlarmOut,
+    AlarmTypeList,
+    AlarmTypeOut,
+    BulkIn,
+    BulkOut,
+    ClaimIn,
+    NoteIn,
+    StepIn,
+    TestPeriodIn,
+)
+from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState
+from watchfloor.core.errors import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    ProcedureIncompleteError,
+)
+from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.principals import Principal, Role
+
+__all__ = ["handling_router"]
+
+#: Roles that may override a procedure, take over another's alarm, or act in bulk.
+SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
+
+def _handling(request: Request) -> AlarmHandling:
+    handling: AlarmHandling = request.app.state.services.handling
+    return handling
+
+
+Handling = Annotated[AlarmHandling, Depends(_handling)]
+
+
+def _require_supervisor(principal: Principal, what: str) -> None:
+    if principal.role not in SUPERVISING:
+        raise HTTPException(403, f"only a supervisor may {what}")
+
+
+async def _act(
+    handling: AlarmHandling,
+    alarm_id: int,
+    action: AlarmAction,
+    principal: Principal,
+    body: ActionIn,
+) -> Alarm:
+    return await handling.act(
+        alarm_id,
+        action,
+        actor=principal.user,
+        outcome=body.outcome,
+        note=body.note,
+        override_reason=body.override_reason,
+    )
+
+
+def handling_router() -> APIRouter:
+    """Return the routes that change alarms."""
+    router = APIRouter(prefix="/api")
+
+    @router.post("/alarms/{alarm_id}/claim", summary="Hold an alarm so everyone sees who has it")
+    async def claim(
+        alarm_id: int,
+        principal: CurrentPrincipal,
+        handling: Handling,
+        body: ClaimIn | None = None,
+    ) -> AlarmOut:
+        take_over = body.take_over if body else False
+        if take_over:
+            _require_supervisor(principal, "take over an alarm another operator holds")
+        return AlarmOut.of(
+            await handling.claim(alarm_id, actor=principal.user, take_over=take_over)
+        )
+
+    @router.post("/alarms/{alarm_id}/release", summary="Let go of an alarm you hold")
+    async def release(alarm_id: int, principal: CurrentPrincipal, handling: Handling) -> AlarmOut:
+        take_over = principal.role in SUPERVISING
+        return AlarmOut.of(
+            await handling.claim(alarm_id, actor=principal.user, release=True, take_over=take_over)
+        )
+
+    @router.post(
+        "/alarms/{alarm_id}/sop/{step}", summary="Mark a procedure step (1-based) done or not done"
+    )
+    async def check_step(
+        alarm_id: int, step: int, body: StepIn, principal: CurrentPrincipal, handling: Handling
+    ) -> AlarmOut:
+        try:
+            alarm = await handling.check_step(
+                alarm_id, step - 1, done=body.done, actor=principal.user
+            )
+        except IndexError as err:
+            raise NotFoundError(str(err)) from err
+        return AlarmOut.of(alarm)
+
+    @router.post("/alarms/{alarm_id}/notes", summary="Add a note to the alarm's timeline")
+    async def add_note(
+        alarm_id: int, body: NoteIn, principal: CurrentPrincipal, handling: Handling
+    ) -> AlarmOut:
+        return AlarmOut.of(await handling.add_note(alarm_id, body.text, actor=principal.user))
+
+    @router.post(
+        "/alarms/bulk",
+        summary="Acknowledge or resolve every open alarm matching a "
+        "filter, with a reason (supervisors)",
+    )
+    async def bulk(
+        body: BulkIn, principal: CurrentPrincipal, handling: Handling, request: Request
+    ) -> BulkOut:
+        _require_supervisor(principal, "act on alarms in bulk")
+        repository = request.app.state.services.repository
+        done: list[int] = []
+        skipped: list[int] = []
+        states = (
+            [body.state]
+            if body.state
+            else [AlarmState.NEW, AlarmState.ACKNOWLEDGED, AlarmState.DISPATCHED, AlarmState.HELD]
+        )
+        for state in states:
+            for alarm in await repository.list_alarms(
+                state=state,
+                limit=body.limit,
+                after=None,
+                site=body.site,
+                device=body.device,
+                type_code=body.type_code,
+            ):
+                try:
+                    await handling.act(
+                        alarm.id,
+                        body.action,
+                        actor=principal.user,
+                        outcome=body.outcome,
+                        note=f"bulk: {body.reason}",
+                        override_reason=body.reason,
+                    )
+                except (ConflictError, InvalidTransitionError, ProcedureIncompleteError):
+                    skipped.append(alarm.id)
+                else:
+                    done.append(alarm.id)
+        return BulkOut(done=done, skipped=skipped)
+
+    @router.post(
+        "/alarms/{alarm_id}/{action}",
+        summary="Acknowledge, dispatch, hold, resume, "
+        "resolve, close or reopen an alarm (409 with the current state if illegal)",
+    )
+    async def act(
+        alarm_id: int,
+        action: AlarmAction,
+        principal: CurrentPrincipal,
+        handling: Handling,
+        body: ActionIn | None = None,
+    ) -> AlarmOut:
+        body = body or ActionIn()
+        if body.override_reason:
+            _require_supervisor(principal, "resolve with procedure steps not done")
+        try:
+            alarm = await _act(handling, alarm_id, action, principal, body)
+        except ConflictError:
+            # Someone changed the alarm first. Try once more on what it is now: if the action
+            # no longer fits (acknowledged meanwhile), that is a 409 naming the current state.
+            alarm = await _act(handling, alarm_id, action, principal, body)
+        return AlarmOut.of(alarm)
+
+    @router.put(
+        "/accounts/{account}/test",
+        summary="Put a transmitter on test until a time "
+        "(null ends it): its signals are stored and shown, not alarmed",
+    )
+    async def account_on_test(
+        account: str, body: TestPeriodIn, principal: CurrentPrincipal, handling: Handling
+    ) -> TestPeriodIn:
+        _require_supervisor(principal, "put equipment on test")
+        await handling.repository.set_on_test(account=account.upper(), until=body.until)
+        return body
+
+    @router.put("/sites/{site}/test", summary="Put a whole site on test until a time")
+    async def site_on_test(
+        site: str, body: TestPeriodIn, principal: CurrentPrincipal, handling: Handling
+    ) -> TestPeriodIn:
+        _require_supervisor(principal, "put a site on test")
+        await handling.repository.set_on_test(site=site, until=body.until)
+        return body
+
+    @router.get("/alarm-types", summary="The alarm types in force, with their procedures")
+    async def alarm_types(principal: CurrentPrincipal, handling: Handling) -> AlarmTypeList:
+        return AlarmTypeList(items=[AlarmTypeOut.of(t) for t in handling.taxonomy.types.values()])
+
+    return router

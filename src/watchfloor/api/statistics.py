@@ -1,0 +1,164 @@
+"""Routes for supervisors' statistics: JSON for the console's charts and CSV for export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from watchfloor.api.auth import CurrentPrincipal
+from watchfloor.core.ports import Repository
+from watchfloor.core.statistics import Dimension, Durations, StatisticsRow, summarise
+
+__all__ = ["StatisticsOut", "statistics_router"]
+
+#: The longest window one request may cover: a year of alarms.
+MAX_WINDOW = timedelta(days=366)
+
+
+class DurationsOut(BaseModel):
+    """Percentiles of a duration in seconds."""
+
+    count: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+    @classmethod
+    def of(cls, durations: Durations) -> DurationsOut:
+        """Build from core durations."""
+        return cls(count=durations.count, p50=durations.p50, p90=durations.p90, p99=durations.p99)
+
+
+class StatisticsRowOut(BaseModel):
+    """One group of the statistics."""
+
+    key: str
+    label: str
+    alarms: int
+    acknowledged: int
+    resolved: int
+    false_alarms: int
+    false_rate: float | None
+    escalations: int
+    to_acknowledge: DurationsOut
+    to_resolve: DurationsOut
+
+    @classmethod
+    def of(cls, row: StatisticsRow) -> StatisticsRowOut:
+        """Build from a core row."""
+        return cls(
+            key=row.key,
+            label=row.label,
+            alarms=row.alarms,
+            acknowledged=row.acknowledged,
+            resolved=row.resolved,
+            false_alarms=row.false_alarms,
+            false_rate=row.false_rate,
+            escalations=row.escalations,
+            to_acknowledge=DurationsOut.of(row.to_acknowledge),
+            to_resolve=DurationsOut.of(row.to_resolve),
+        )
+
+
+class StatisticsOut(BaseModel):
+    """Statistics of the alarms first raised in [from, to), grouped by one dimension."""
+
+    start: datetime
+    end: datetime
+    by: Dimension
+    rows: list[StatisticsRowOut]
+    total: StatisticsRowOut
+
+
+_CSV_COLUMNS = (
+    "key",
+    "label",
+    "alarms",
+    "acknowledged",
+    "resolved",
+    "false_alarms",
+    "false_rate",
+    "escalations",
+    "ack_p50_s",
+    "ack_p90_s",
+    "ack_p99_s",
+    "resolve_p50_s",
+    "resolve_p90_s",
+    "resolve_p99_s",
+)
+
+
+def _csv_row(row: StatisticsRowOut) -> list[object]:
+    ack, res = row.to_acknowledge, row.to_resolve
+    return [
+        row.key,
+        row.label,
+        row.alarms,
+        row.acknowledged,
+        row.resolved,
+        row.false_alarms,
+        "" if row.false_rate is None else f"{row.false_rate:.4f}",
+        row.escalations,
+        *(
+            "" if v is None else f"{v:g}"
+            for v in (ack.p50, ack.p90, ack.p99, res.p50, res.p90, res.p99)
+        ),
+    ]
+
+
+def statistics_router() -> APIRouter:
+    """Return the statistics routes."""
+    router = APIRouter(prefix="/api")
+
+    @router.get(
+        "/stats",
+        summary="Counts, time to acknowledge and resolve (p50/p90/p99), "
+        "false-alarm rate and escalations, by type, site, operator or hour",
+        response_model=StatisticsOut,
+    )
+    async def statistics(
+        request: Request,
+        principal: CurrentPrincipal,
+        start: Annotated[
+            datetime | None, Query(alias="from", description="default: 24 h before `to`")
+        ] = None,
+        end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+        by: Dimension = Dimension.TYPE,
+        format: Annotated[Literal["json", "csv"], Query()] = "json",
+    ) -> Response | StatisticsOut:
+        repository: Repository = request.app.state.services.repository
+        clock = request.app.state.services.handling.clock
+        end = end or clock.now()
+        start = start or end - timedelta(hours=24)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise HTTPException(422, "from/to: give a time zone, e.g. 2026-01-01T00:00:00Z")
+        if not start < end or end - start > MAX_WINDOW:
+            raise HTTPException(422, "from/to: from must be before to, at most 366 days apart")
+        rows, total = summarise(await repository.alarm_facts(start=start, end=end), by)
+        result = StatisticsOut(
+            start=start,
+            end=end,
+            by=by,
+            rows=[StatisticsRowOut.of(r) for r in rows],
+            total=StatisticsRowOut.of(total),
+        )
+        if format == "json":
+            return result
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(_CSV_COLUMNS)
+        writer.writerows(_csv_row(r) for r in [*result.rows, result.total])
+        name = f"watchfloor-stats-{by}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    return router

@@ -1,0 +1,161 @@
+"""Alarm handling: the use cases of an operator's night, over the Repository port.
+
+Each use case reads the alarm, applies the pure rule from ``core.alarms``, stores the result
+with its timeline entry (compare-and-set on the version, so of two operators acting on one
+alarm at once exactly one wins and the other gets ``ConflictError``), and only then
+publishes the change to every console.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from watchfloor.core.alarm_types import Taxonomy
+from watchfloor.core.alarms import (
+    TIMELINE_OF_ACTION,
+    Alarm,
+    AlarmAction,
+    Outcome,
+    TimelineEntry,
+    TimelineKind,
+    apply_action,
+    check_sop_step,
+    claim_alarm,
+    escalate_alarm,
+)
+from watchfloor.core.correlation import SYSTEM_ACTOR
+from watchfloor.core.errors import ConflictError
+from watchfloor.core.ports import AlarmEvent, AlarmEventKind, Clock, Publish, Repository
+
+__all__ = ["AlarmHandling"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlarmHandling:
+    """What operators and supervisors do to alarms, and the escalation of forgotten ones."""
+
+    repository: Repository
+    taxonomy: Taxonomy
+    clock: Clock
+    publish: Publish
+
+    async def act(
+        self,
+        alarm_id: int,
+        action: AlarmAction,
+        *,
+        actor: str,
+        outcome: Outcome | None = None,
+        note: str | None = None,
+        override_reason: str | None = None,
+    ) -> Alarm:
+        """Apply an action (acknowledge, dispatch, hold, resume, resolve, close, reopen).
+
+        Raises:
+            NotFoundError, InvalidTransitionError, ProcedureIncompleteError, ConflictError.
+        """
+        previous = (await self.repository.get_alarm(alarm_id)).alarm
+        now = self.clock.now()
+        updated = apply_action(
+            previous,
+            action,
+            at=now,
+            actor=actor,
+            alarm_type=self.taxonomy.types.get(previous.type_code),
+            outcome=outcome,
+            override_reason=override_reason,
+        )
+        details = [
+            f"outcome: {outcome}" if outcome else "",
+            note or "",
+            f"procedure override: {override_reason}" if override_reason else "",
+        ]
+        entry = TimelineEntry(
+            at=now,
+            kind=TIMELINE_OF_ACTION[action],
+            actor=actor,
+            detail="; ".join(d for d in details if d),
+        )
+        return await self._save(previous, updated, [entry])
+
+    async def claim(
+        self, alarm_id: int, *, actor: str, release: bool = False, take_over: bool = False
+    ) -> Alarm:
+        """Hold an alarm (or release it) so that everyone sees who works on it.
+
+        Raises:
+            NotFoundError, InvalidTransitionError, ConflictError (held by someone else).
+        """
+        previous = (await self.repository.get_alarm(alarm_id)).alarm
+        updated = claim_alarm(previous, actor=actor, release=release, take_over=take_over)
+        kind = TimelineKind.RELEASED if release else TimelineKind.CLAIMED
+        detail = (
+            f"taken over from {previous.claimed_by}"
+            if (take_over and previous.claimed_by not in (None, actor))
+            else ""
+        )
+        entry = TimelineEntry(at=self.clock.now(), kind=kind, actor=actor, detail=detail)
+        return await self._save(previous, updated, [entry])
+
+    async def check_step(self, alarm_id: int, index: int, *, done: bool, actor: str) -> Alarm:
+        """Mark a step of the alarm's procedure done (or not done).
+
+        Raises:
+            NotFoundError, InvalidTransitionError, IndexError (no such step), ConflictError.
+        """
+        previous = (await self.repository.get_alarm(alarm_id)).alarm
+        alarm_type = self.taxonomy.get(previous.type_code)
+        updated = check_sop_step(previous, alarm_type, index, done=done)
+        entry = TimelineEntry(
+            at=self.clock.now(),
+            kind=TimelineKind.SOP_STEP,
+            actor=actor,
+            detail=f"{'done' if done else 'not done'}: {index + 1}. {alarm_type.sop[index]}",
+        )
+        return await self._save(previous, updated, [entry])
+
+    async def add_note(self, alarm_id: int, text: str, *, actor: str) -> Alarm:
+        """Add a note to the alarm's timeline.
+
+        Raises:
+            NotFoundError, ConflictError.
+        """
+        previous = (await self.repository.get_alarm(alarm_id)).alarm
+        entry = TimelineEntry(at=self.clock.now(), kind=TimelineKind.NOTE, actor=actor, detail=text)
+        updated = replace(previous, version=previous.version + 1)
+        return await self._save(previous, updated, [entry])
+
+    async def escalate_overdue(self) -> list[Alarm]:
+        """Escalate every alarm past its acknowledgement deadline; return those escalated.
+
+        Safe to run on several nodes and after a restart: a deadline is stored with the
+        alarm, and an alarm escalated elsewhere meanwhile is skipped (stale version).
+        """
+        now = self.clock.now()
+        escalated: list[Alarm] = []
+        for previous in await self.repository.overdue_alarms(now):
+            updated = escalate_alarm(previous, at=now, deadlines=self.taxonomy.ack_deadlines)
+            entry = TimelineEntry(
+                at=now,
+                kind=TimelineKind.ESCALATED,
+                actor=SYSTEM_ACTOR,
+                detail=f"not acknowledged in time: priority {previous.priority} -> "
+                f"{updated.priority}",
+            )
+            try:
+                stored = await self._save(previous, updated, [entry], kind=AlarmEventKind.ESCALATED)
+            except ConflictError:
+                continue
+            escalated.append(stored)
+        return escalated
+
+    async def _save(
+        self,
+        previous: Alarm,
+        updated: Alarm,
+        entries: list[TimelineEntry],
+        kind: AlarmEventKind = AlarmEventKind.UPDATED,
+    ) -> Alarm:
+        stored = await self.repository.save_alarm(previous, updated, entries)
+        self.publish(AlarmEvent(kind=kind, alarm=stored))
+        return stored
