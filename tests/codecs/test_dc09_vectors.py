@@ -1,4 +1,4 @@
-"""Every frame of the shared DC-09 corpus, through the codecs as a receiver runs them.
+"""Every frame of the DC-09 test-vector corpus, through the codecs as a receiver runs them.
 
 The corpus' `expected` is followed everywhere except in the DEPARTURES listed below, each of
 which has its own named test saying why.

@@ -90,7 +90,9 @@ async function exportCsv() {
   }
 }
 
-const now = new Date();
+// The inputs hold whole minutes: "to" is the next minute, so that alarms of the current
+// minute are included.
+const now = new Date(Math.ceil(Date.now() / 60000) * 60000);
 $("to").value = localInput(now);
 $("from").value = localInput(new Date(now.getTime() - 24 * 3600 * 1000));
 $("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
