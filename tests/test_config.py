@@ -68,3 +68,33 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
     config.write_text('operator_name = "City Control Room"\n')
     settings = load_settings(environ={"WATCHFLOOR_CONFIG": str(config)})
     assert settings.operator_name == "City Control Room"
+
+
+def test_flood_control_defaults_to_20_signals_a_minute() -> None:
+    settings = load_settings(environ={})
+    assert (settings.flood_threshold, settings.flood_window_seconds) == (20, 60.0)
+
+
+def test_flood_control_settings_come_from_file_and_environment(tmp_path: Path) -> None:
+    config = tmp_path / "flood.toml"
+    config.write_text("flood_threshold = 50\nflood_window_seconds = 30\n")
+    settings = load_settings(
+        config_file=config, environ={"WATCHFLOOR_FLOOD_WINDOW_SECONDS": "120.5"}
+    )
+    assert (settings.flood_threshold, settings.flood_window_seconds) == (50, 120.5)
+
+
+def test_a_flood_threshold_of_0_disables_flood_control() -> None:
+    settings = load_settings(environ={"WATCHFLOOR_FLOOD_THRESHOLD": "0"})
+    assert settings.flood_threshold == 0
+
+
+def test_bad_flood_control_settings_are_reported_together() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            environ={"WATCHFLOOR_FLOOD_THRESHOLD": "-1", "WATCHFLOOR_FLOOD_WINDOW_SECONDS": "0"}
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "flood_threshold: must be 0 or more" in problems
+    assert "flood_window_seconds: must be positive" in problems
+    assert len(caught.value.problems) == 2

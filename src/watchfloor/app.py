@@ -9,6 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
@@ -246,7 +247,14 @@ async def open_platform(
         repository = SqlRepository(engine, clock)
         await _bootstrap_tokens(settings, repository, announce)
         bus = LocalBus()
-        async with open_writer(engine, taxonomy, clock, bus.publish) as writer:
+        async with open_writer(
+            engine,
+            taxonomy,
+            clock,
+            bus.publish,
+            flood_threshold=settings.flood_threshold or None,
+            flood_window=timedelta(seconds=settings.flood_window_seconds),
+        ) as writer:
             receiver = Dc09Receiver(
                 sink=writer,
                 lookup=AccountDirectory(repository, clock).lookup,

@@ -64,6 +64,10 @@ class Settings:
     dc09_unregistered_per_minute: float = 300.0
     dc09_unregistered_burst: int = 100
     supervision_period: float = 1.0
+    # Flood control: more signals than this from one device within the window fold into its
+    # newest open alarm instead of opening alarms (life safety never); 0 disables it.
+    flood_threshold: int = 20
+    flood_window_seconds: float = 60.0
     log_level: str = "INFO"
 
 
@@ -94,6 +98,13 @@ def _parse_positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise ValueError(f"must be positive, got {text!r}")
+    return value
+
+
+def _parse_non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be 0 or more, got {text!r}")
     return value
 
 
@@ -132,6 +143,8 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "dc09_unregistered_per_minute": _parse_positive_float,
     "dc09_unregistered_burst": _parse_positive_int,
     "supervision_period": _parse_positive_float,
+    "flood_threshold": _parse_non_negative_int,
+    "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,
 }
 

@@ -35,6 +35,7 @@ def taxonomy() -> Taxonomy:
         t.code: t
         for t in (
             _type(301, "Burglary", Basis.INTRUSION),
+            _type(110, "Fire", Basis.FIRE, priority=1),
             _type(801, "Opening/closing", Basis.INTRUSION, priority=5, raises=False),
             _type(UNCLASSIFIED_SIGNAL, "Unclassified signal", Basis.EQUIPMENT_FAULT, priority=3),
             _type(UNREGISTERED_TRANSMITTER, "Unregistered transmitter", Basis.SUPERVISION),
@@ -45,6 +46,7 @@ def taxonomy() -> Taxonomy:
         SourceCode(system=CodeSystem.SIA_DCS, code="BR"): (301, True),
         SourceCode(system=CodeSystem.CONTACT_ID, code="130"): (301, False),
         SourceCode(system=CodeSystem.SIA_DCS, code="CL"): (801, False),
+        SourceCode(system=CodeSystem.SIA_DCS, code="FA"): (110, False),
     }
     return Taxonomy(
         version="test", types=MappingProxyType(types), mappings=MappingProxyType(mappings)

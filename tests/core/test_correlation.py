@@ -13,7 +13,7 @@ from watchfloor.core.alarm_types import (
     SourceCode,
     Taxonomy,
 )
-from watchfloor.core.alarms import AlarmState, TimelineKind
+from watchfloor.core.alarms import Alarm, AlarmState, TimelineKind
 from watchfloor.core.correlation import (
     Effect,
     classify_signal,
@@ -161,3 +161,124 @@ def test_device_on_test_stores_but_raises_nothing_until_the_test_ends(
     assert (result.effect, result.alarm) == (Effect.ON_TEST, None)
     after = make_signal(at=T0 + timedelta(hours=1))
     assert correlate(after, classification, None, device=on_test).effect is Effect.OPENED
+
+
+# -- flood control ---------------------------------------------------------------------------
+
+
+def open_alarm_of(taxonomy: Taxonomy, code: str = "BA", *, zone: str = "001") -> Alarm:
+    signal = make_signal(code, zone=zone)
+    alarm = correlate(signal, classify_signal(taxonomy, signal, DEVICE), None, device=DEVICE).alarm
+    assert alarm is not None
+    return replace(alarm, id=7)
+
+
+def test_a_signal_that_would_open_an_alarm_folds_into_the_flood_alarm(
+    taxonomy: Taxonomy,
+) -> None:
+    flood = open_alarm_of(taxonomy)
+    signal = make_signal(zone="009", at=T0 + timedelta(seconds=5))
+
+    result = correlate(
+        signal, classify_signal(taxonomy, signal, DEVICE), None, device=DEVICE, flood=flood
+    )
+
+    assert result.effect is Effect.FLOODED
+    assert result.alarm == replace(
+        flood, signal_count=2, last_at=signal.received_at, flooded=True, version=2
+    )
+    assert result.timeline is not None
+    assert (result.timeline.kind, result.timeline.at) == (TimelineKind.FLOOD, signal.received_at)
+    assert result.timeline.detail == "flood: Burglary BA zone 009 folded in"
+
+
+def test_a_folded_signal_without_a_zone_says_so(taxonomy: Taxonomy) -> None:
+    signal = make_signal(zone=None)
+    result = correlate(
+        signal,
+        classify_signal(taxonomy, signal, DEVICE),
+        None,
+        device=DEVICE,
+        flood=open_alarm_of(taxonomy),
+    )
+    assert result.timeline is not None
+    assert result.timeline.detail == "flood: Burglary BA zone - folded in"
+
+
+def test_a_late_folded_signal_keeps_the_flood_alarm_last_time(taxonomy: Taxonomy) -> None:
+    flood = replace(open_alarm_of(taxonomy), last_at=T0 + timedelta(minutes=1))
+    signal = make_signal(zone="009")
+    result = correlate(
+        signal, classify_signal(taxonomy, signal, DEVICE), None, device=DEVICE, flood=flood
+    )
+    assert result.alarm is not None
+    assert result.alarm.last_at == flood.last_at
+
+
+def test_life_safety_is_never_folded_into_a_flood(taxonomy: Taxonomy) -> None:
+    fire = make_signal("FA", zone="009")
+    classification = classify_signal(taxonomy, fire, DEVICE)
+    assert classification.alarm_type.priority == 1
+
+    result = correlate(fire, classification, None, device=DEVICE, flood=open_alarm_of(taxonomy))
+
+    assert result.effect is Effect.OPENED
+    assert result.alarm is not None
+    assert (result.alarm.id, result.alarm.type_code, result.alarm.flooded) == (0, 110, False)
+    assert result.timeline is not None
+    assert result.timeline.kind is TimelineKind.CREATED
+
+
+def test_nothing_is_folded_into_a_life_safety_alarm(taxonomy: Taxonomy) -> None:
+    signal = make_signal(zone="009")
+    result = correlate(
+        signal,
+        classify_signal(taxonomy, signal, DEVICE),
+        None,
+        device=DEVICE,
+        flood=open_alarm_of(taxonomy, "FA"),
+    )
+    assert result.effect is Effect.OPENED
+    assert result.alarm is not None
+    assert (result.alarm.id, result.alarm.type_code, result.alarm.flooded) == (0, 301, False)
+
+
+def test_a_repeat_during_a_flood_joins_its_own_alarm(taxonomy: Taxonomy) -> None:
+    own = open_alarm_of(taxonomy, zone="005")
+    flood = replace(open_alarm_of(taxonomy, zone="009"), id=8)
+    signal = make_signal(zone="005", at=T0 + timedelta(seconds=5))
+
+    result = correlate(
+        signal, classify_signal(taxonomy, signal, DEVICE), own, device=DEVICE, flood=flood
+    )
+
+    assert result.effect is Effect.REPEATED
+    assert result.alarm is not None
+    assert (result.alarm.id, result.alarm.signal_count, result.alarm.flooded) == (7, 2, False)
+
+
+@pytest.mark.parametrize("open_under_key", [False, True])
+def test_a_restore_during_a_flood_is_unchanged(taxonomy: Taxonomy, open_under_key: bool) -> None:
+    own = open_alarm_of(taxonomy, zone="005") if open_under_key else None
+    flood = replace(open_alarm_of(taxonomy, zone="009"), id=8)
+    restore = make_signal("BR", zone="005")
+    classification = classify_signal(taxonomy, restore, DEVICE)
+
+    result = correlate(restore, classification, own, device=DEVICE, flood=flood)
+
+    assert result == correlate(restore, classification, own, device=DEVICE)
+    assert result.effect is (Effect.RESTORED if open_under_key else Effect.LOGGED)
+
+
+def test_log_only_and_on_test_signals_are_not_folded(taxonomy: Taxonomy) -> None:
+    flood = open_alarm_of(taxonomy)
+    closing = make_signal("CL")
+    logged = correlate(
+        closing, classify_signal(taxonomy, closing, DEVICE), None, device=DEVICE, flood=flood
+    )
+    on_test = replace(DEVICE, on_test_until=T0 + timedelta(hours=1))
+    signal = make_signal(zone="009")
+    tested = correlate(
+        signal, classify_signal(taxonomy, signal, on_test), None, device=on_test, flood=flood
+    )
+    assert (logged.effect, tested.effect) == (Effect.LOGGED, Effect.ON_TEST)

@@ -74,6 +74,9 @@ class AlarmOut(BaseModel):
     ack_deadline: datetime | None
     escalation_count: int
     sop_done: list[int] = Field(description="procedure steps done, numbered from 1")
+    flooded: bool = Field(
+        description="flood control folded signals of other alarms of the device into this one"
+    )
     version: int
 
     @classmethod
@@ -106,6 +109,7 @@ class AlarmOut(BaseModel):
             ack_deadline=alarm.ack_deadline,
             escalation_count=alarm.escalation_count,
             sop_done=sorted(index + 1 for index in alarm.sop_done),
+            flooded=alarm.flooded,
             version=alarm.version,
         )
 

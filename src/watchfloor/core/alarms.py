@@ -115,6 +115,7 @@ class TimelineKind(StrEnum):
     SOP_STEP = "sop_step"
     NOTE = "note"
     ESCALATED = "escalated"
+    FLOOD = "flood"
 
 
 TIMELINE_OF_ACTION: Mapping[AlarmAction, TimelineKind] = MappingProxyType(
@@ -136,7 +137,8 @@ class Alarm:
 
     ``id`` is 0 until the store assigns one. ``site`` is None for an unregistered device.
     ``sop_done`` holds the indexes of the procedure's steps done so far; ``ack_deadline`` is
-    when the alarm escalates unless acknowledged (None: never).
+    when the alarm escalates unless acknowledged (None: never). ``flooded`` marks an alarm
+    into which flood control folded signals that would have opened alarms of their own.
     """
 
     id: int
@@ -165,6 +167,7 @@ class Alarm:
     ack_deadline: datetime | None = None
     escalation_count: int = 0
     sop_done: frozenset[int] = frozenset()
+    flooded: bool = False
     version: int = 1
 
     @property

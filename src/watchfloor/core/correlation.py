@@ -7,6 +7,13 @@ A signal of a log-only type, or a restore with no open alarm, is stored but rais
 A DC-09 signal from an account nobody registered is an "unregistered transmitter" alarm, so
 that nothing is lost. A device (or its site) put "on test" until a time raises nothing
 before then: its signals are stored and shown only.
+
+Flood control: a faulty panel, or a camera in the rain, can send hundreds of signals that
+would each open an alarm, and drown the control room. The caller measures each device's
+rate; above it, it names the device's most recent open alarm, and a signal that would open
+an alarm folds into that one instead (its count rises and it is marked ``flooded``), so that
+operators see one alarm per device with a count. Repeats and restores are unaffected, and
+life safety (priority 1) is never folded, neither in nor into: it always opens its own alarm.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from watchfloor.core.devices import Device
 from watchfloor.core.signals import Signal, SignalSource
 
 __all__ = [
+    "LIFE_SAFETY_PRIORITY",
     "SYSTEM_ACTOR",
     "Correlation",
     "CorrelationKey",
@@ -32,6 +40,10 @@ __all__ = [
 #: The actor named on timeline entries that no person caused.
 SYSTEM_ACTOR = "system"
 
+#: The priority of life-safety alarm types (fire, hold-up, medical...), which flood control
+#: never folds.
+LIFE_SAFETY_PRIORITY = 1
+
 
 class Effect(StrEnum):
     """What a signal does to the alarm queue."""
@@ -41,6 +53,7 @@ class Effect(StrEnum):
     RESTORED = "restored"
     LOGGED = "logged"
     ON_TEST = "on_test"
+    FLOODED = "flooded"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,10 +98,22 @@ def correlate(
     open_alarm: Alarm | None,
     *,
     device: Device | None,
+    flood: Alarm | None = None,
 ) -> Correlation:
     """Decide what a classified signal does, given the open alarm under its key (if any).
 
     Pure: the caller stores the returned alarm (``id`` 0 means insert) and timeline entry.
+
+    Args:
+        signal: the signal, as received.
+        classification: its alarm type and whether it is a restore (``classify_signal``).
+        open_alarm: the open alarm under the signal's ``correlation_key``, if any.
+        device: the registered device the signal came from (None: unregistered).
+        flood: the device's most recent open alarm, given only while the device is above
+            its flood rate. A signal that would open an alarm then folds into it instead
+            (``Effect.FLOODED``), unless the signal's type or ``flood`` itself is of
+            priority 1 (life safety): those always open an alarm of their own. Repeats,
+            restores and log-only signals are unaffected.
     """
     at = signal.received_at
     alarm_type = classification.alarm_type
@@ -129,6 +154,26 @@ def correlate(
         )
         return Correlation(effect=Effect.REPEATED, alarm=repeated, timeline=entry)
     key = correlation_key(signal, classification)
+    if (
+        flood is not None
+        and alarm_type.priority > LIFE_SAFETY_PRIORITY
+        and flood.priority > LIFE_SAFETY_PRIORITY
+    ):
+        folded = replace(
+            flood,
+            signal_count=flood.signal_count + 1,
+            last_at=max(at, flood.last_at),
+            flooded=True,
+            version=flood.version + 1,
+        )
+        zone = key.zone or "-"
+        entry = TimelineEntry(
+            at=at,
+            kind=TimelineKind.FLOOD,
+            actor=SYSTEM_ACTOR,
+            detail=f"flood: {alarm_type.name} {signal.code.code} zone {zone} folded in",
+        )
+        return Correlation(effect=Effect.FLOODED, alarm=folded, timeline=entry)
     alarm = Alarm(
         id=0,
         origin=signal.origin,

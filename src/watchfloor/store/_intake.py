@@ -5,13 +5,17 @@ statement is a round trip (on SQLite, one through the driver's thread), so the b
 applied in three phases whose number of statements does not grow with its size:
 
 1. Read, set-based: the stored signals that a DC-09 signal of the batch may repeat (same
-   dedupe key within ``RETRANSMISSION_WINDOW``), the registered devices the items name, and
-   the open alarms under the batch's correlation keys (locked on PostgreSQL).
+   dedupe key within ``RETRANSMISSION_WINDOW``), the registered devices the items name, the
+   open alarms under the batch's correlation keys (locked on PostgreSQL), and, for flood
+   control (``_flood``), each device's recent signal count and, for the devices that may
+   flood, their newest open alarm.
 2. Plan, in memory and in arrival order, as if each item were stored before the next one is
    looked at: a retransmission resolves to the stored signal or to an earlier signal of the
    batch; every other signal is attributed to its device, classified and correlated with the
-   open alarm under its key, so a later signal joins the alarm an earlier one opened. Each
-   alarm the batch touches collects its changes and ends with its final state.
+   open alarm under its key, so a later signal joins the alarm an earlier one opened. A
+   signal of a flooding device that would open an alarm joins the device's newest open
+   alarm instead, which may be one the batch opened. Each alarm the batch touches collects
+   its changes and ends with its final state.
    Supervision (``core.supervision``) is planned in the same walk: a ``link_lost`` signal
    marks its device lost; the next item heard from a lost device is preceded by a
    ``link_lost`` restore, which is stored and correlated like any signal (it goes on the
@@ -20,7 +24,7 @@ applied in three phases whose number of statements does not grow with its size:
    alarms it changed, guarded by the version read in 1; the signals; their timeline entries;
    the devices' last-seen time, clock skew and lost link.
 
-A batch thus takes about ten statements, whatever its size (IN lists are cut at ``CHUNK``
+A batch thus takes about a dozen statements, whatever its size (IN lists are cut at ``CHUNK``
 values). Everything runs on one connection inside one transaction. Nothing here commits or publishes:
 the writer does both, in that order.
 """
@@ -37,7 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watchfloor.core.alarm_types import LINK_LOST, Classification, CodeSystem, SourceCode, Taxonomy
 from watchfloor.core.alarms import OPEN_STATES, Alarm, TimelineEntry
-from watchfloor.core.correlation import CorrelationKey, classify_signal, correlate, correlation_key
+from watchfloor.core.correlation import (
+    CorrelationKey,
+    Effect,
+    classify_signal,
+    correlate,
+    correlation_key,
+)
 from watchfloor.core.devices import Device
 from watchfloor.core.errors import ConflictError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind
@@ -48,6 +58,7 @@ from watchfloor.core.supervision import (
     supervision_deadline,
 )
 from watchfloor.store._devices import HEARD_SOURCES, KnownDevices, device_ref, read_devices
+from watchfloor.store._flood import FloodLimit, FloodMeter, read_flood_meter
 from watchfloor.store._rows import (
     alarm_from_row,
     alarm_values,
@@ -59,7 +70,7 @@ from watchfloor.store._rows import (
 )
 from watchfloor.store.tables import UtcDateTime, alarm_timeline, alarms, devices, signals
 
-__all__ = ["RETRANSMISSION_WINDOW", "BatchOutcome", "apply_batch"]
+__all__ = ["RETRANSMISSION_WINDOW", "BatchOutcome", "FloodLimit", "apply_batch"]
 
 #: A DC-09 frame repeated within this time (same account, sequence number and content) is a
 #: retransmission: acknowledged again, stored once (DESIGN: DC-09 behaviour).
@@ -152,7 +163,11 @@ class _Planned:
 
 
 async def apply_batch(
-    connection: AsyncConnection, taxonomy: Taxonomy, units: Sequence[Sequence[Signal | LinkTest]]
+    connection: AsyncConnection,
+    taxonomy: Taxonomy,
+    units: Sequence[Sequence[Signal | LinkTest]],
+    *,
+    flood: FloodLimit | None = None,
 ) -> BatchOutcome:
     """Store the units' items on a connection inside an open transaction; do not commit.
 
@@ -160,6 +175,8 @@ async def apply_batch(
         connection: a connection inside a transaction that holds the write lock (SQLite).
         taxonomy: classifies the signals.
         units: the batch's units in arrival order, each a sequence of items.
+        flood: the rate above which a device's new alarms fold into its newest open alarm
+            (None: no flood control).
 
     Returns:
         One record per item (None for a link test; for a retransmission, the record stored
@@ -179,7 +196,13 @@ async def apply_batch(
     slots, arrivals = _deduplicate(units, stored_before)
     known = await read_devices(connection, arrivals)
     planned, position, device_changes = _plan(taxonomy, arrivals, known)
-    changes = _correlate(planned, await _read_open_alarms(connection, {p.key for p in planned}))
+    open_alarms = await _read_open_alarms(connection, {p.key for p in planned})
+    meter = (
+        None
+        if flood is None
+        else await read_flood_meter(connection, flood, [p.signal for p in planned])
+    )
+    changes = _correlate(planned, open_alarms, meter)
     await _insert_alarms(connection, [c for c in changes if c.read_version is None])
     await _update_alarms(connection, [c for c in changes if c.read_version is not None])
     records = await _insert_signals(connection, planned)
@@ -403,29 +426,45 @@ def _classify(taxonomy: Taxonomy, signal: Signal, device: Device | None) -> _Pla
 
 
 def _correlate(
-    planned: Sequence[_Planned], open_alarms: Mapping[CorrelationKey, Alarm]
+    planned: Sequence[_Planned],
+    open_alarms: Mapping[CorrelationKey, Alarm],
+    meter: FloodMeter | None,
 ) -> list[_AlarmChange]:
     """Correlate the signals in order; return the alarms changed, in order of first change."""
     current: dict[CorrelationKey, _AlarmChange | None] = {
         key: _AlarmChange(key=key, alarm=alarm, read_version=alarm.version)
         for key, alarm in open_alarms.items()
     }
+    # A flood target may also be open under a key of the batch: both must be one change.
+    by_id = {c.alarm.id: c for c in current.values() if c is not None}
+    newest: dict[str, _AlarmChange] = {
+        device: by_id.get(alarm.id)
+        or _AlarmChange(key=key, alarm=alarm, read_version=alarm.version)
+        for device, (key, alarm) in ({} if meter is None else meter.newest).items()
+    }
     changed: dict[_AlarmChange, None] = {}
     for entry in planned:
         change = current.get(entry.key)
+        flooding = meter is not None and meter.count(entry.signal)
+        target = newest.get(entry.key.device) if flooding else None
         correlation = correlate(
             entry.signal,
             entry.classification,
             None if change is None else change.alarm,
             device=entry.device,
+            flood=None if target is None else target.alarm,
         )
         if correlation.alarm is None:
             continue
-        if change is None:
-            change = _AlarmChange(key=entry.key, alarm=correlation.alarm, read_version=None)
+        if target is not None and correlation.effect is Effect.FLOODED:
+            change = target  # the signal's own key still has no open alarm
+        else:
+            if change is None:
+                change = _AlarmChange(key=entry.key, alarm=correlation.alarm, read_version=None)
+                newest[entry.key.device] = change
+            current[entry.key] = change if correlation.alarm.is_open else None
         change.alarm = correlation.alarm
         changed[change] = None
-        current[entry.key] = change if change.alarm.is_open else None
         entry.change = change
         entry.timeline = correlation.timeline
     return list(changed)

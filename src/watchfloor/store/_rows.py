@@ -99,6 +99,7 @@ def alarm_update_values(alarm: Alarm) -> dict[str, Any]:
         "ack_deadline": alarm.ack_deadline,
         "escalation_count": alarm.escalation_count,
         "sop_done": json.dumps(sorted(alarm.sop_done)),
+        "flooded": alarm.flooded,
         "version": alarm.version,
     }
 
@@ -133,6 +134,7 @@ def alarm_from_row(row: Row[Any]) -> Alarm:
         ack_deadline=m["ack_deadline"],
         escalation_count=m["escalation_count"],
         sop_done=frozenset(int(index) for index in json.loads(m["sop_done"])),
+        flooded=bool(m["flooded"]),
         version=m["version"],
     )
 

@@ -164,6 +164,8 @@ alarms = Table(
     Column("escalation_count", Integer, nullable=False, server_default=text("0")),
     # The indexes of the procedure steps done, as a JSON list of ints.
     Column("sop_done", Text, nullable=False, server_default=text("'[]'")),
+    # Flood control folded into this alarm signals that would have opened alarms of their own.
+    Column("flooded", Boolean, nullable=False, server_default=text("false")),
     Column("version", Integer, nullable=False),
     Index("ix_alarms_open_lookup", "key_device", "type_code", "zone", "state"),
     # The escalation query: state = 'new' AND ack_deadline <= now, by deadline.
@@ -208,6 +210,8 @@ signals = Table(
     # sha256(account|seq|raw) of DC-09 signals, to store a retransmission once (DC-09 rule 4).
     Column("dedupe_key", String(64), nullable=True, index=True),
     Index("ix_signals_device_id_desc", "device", "id"),
+    # Flood control counts each device's signals of the last minute or so, every batch.
+    Index("ix_signals_device_received_at", "device", "received_at"),
 )
 
 alarm_timeline = Table(

@@ -9,6 +9,10 @@ callers and publish the alarm changes. While a transaction runs, new units queue
 batches grow with the load and one fsync serves many senders. A failed transaction fails
 every unit of its batch with StoreUnavailableError (their senders retry) and the task goes
 on with the next batch.
+
+Flood control: above ``flood_threshold`` signals of one device within ``flood_window``, a
+signal of that device that would open an alarm folds into the device's newest open alarm,
+marked flooded (``core.correlation``); life-safety alarms always open.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,12 +32,23 @@ from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.ports import Clock, Publish
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
-from watchfloor.store._intake import RETRANSMISSION_WINDOW, apply_batch
+from watchfloor.store._intake import RETRANSMISSION_WINDOW, FloodLimit, apply_batch
 from watchfloor.store.database import write_transaction
 
-__all__ = ["RETRANSMISSION_WINDOW", "GroupCommitWriter", "WriterStats", "open_writer"]
+__all__ = [
+    "DEFAULT_FLOOD_THRESHOLD",
+    "DEFAULT_FLOOD_WINDOW",
+    "RETRANSMISSION_WINDOW",
+    "GroupCommitWriter",
+    "WriterStats",
+    "open_writer",
+]
 
 logger = logging.getLogger(__name__)
+
+#: More signals than this from one device within ``DEFAULT_FLOOD_WINDOW`` is a flood.
+DEFAULT_FLOOD_THRESHOLD: Final = 20
+DEFAULT_FLOOD_WINDOW: Final = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,9 +93,16 @@ class GroupCommitWriter:
         publish: Publish,
         *,
         max_batch: int = 512,
+        flood_threshold: int | None = DEFAULT_FLOOD_THRESHOLD,
+        flood_window: timedelta = DEFAULT_FLOOD_WINDOW,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        self._flood = (
+            None
+            if flood_threshold is None
+            else FloodLimit(threshold=flood_threshold, window=flood_window)
+        )
         self._engine = engine
         self._taxonomy = taxonomy
         self._clock = clock
@@ -192,7 +216,7 @@ class GroupCommitWriter:
         try:
             async with write_transaction(self._engine) as connection:
                 outcome = await apply_batch(
-                    connection, self._taxonomy, [unit.items for unit in batch]
+                    connection, self._taxonomy, [unit.items for unit in batch], flood=self._flood
                 )
         except Exception as err:
             # Task boundary (STYLE §5): whatever failed, nothing of the batch is stored, its
@@ -243,6 +267,8 @@ async def open_writer(
     publish: Publish,
     *,
     max_batch: int = 512,
+    flood_threshold: int | None = DEFAULT_FLOOD_THRESHOLD,
+    flood_window: timedelta = DEFAULT_FLOOD_WINDOW,
 ) -> AsyncIterator[GroupCommitWriter]:
     """Run a group-commit writer for the duration of the block.
 
@@ -252,13 +278,29 @@ async def open_writer(
         clock: measures commit latency.
         publish: receives each committed alarm change (never before its commit).
         max_batch: the most items per transaction (a larger unit is committed alone).
+        flood_threshold: more signals than this from one device within ``flood_window``
+            is a flood: its new alarms fold into its newest open alarm. None disables
+            flood control.
+        flood_window: the time over which a device's signals are counted.
+
+    Raises:
+        ValueError: ``max_batch`` or ``flood_threshold`` is below 1, or ``flood_window`` is
+            not positive.
 
     Yields:
         The writer, running. On exit the batch in flight is completed, and callers still
         queued get StoreUnavailableError (their senders retry). If the exit is cancelled,
         the batch in flight is abandoned and rolled back, and its callers fail too.
     """
-    writer = GroupCommitWriter(engine, taxonomy, clock, publish, max_batch=max_batch)
+    writer = GroupCommitWriter(
+        engine,
+        taxonomy,
+        clock,
+        publish,
+        max_batch=max_batch,
+        flood_threshold=flood_threshold,
+        flood_window=flood_window,
+    )
     writer._start()
     try:
         yield writer
