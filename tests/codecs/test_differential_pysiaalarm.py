@@ -485,7 +485,10 @@ def test_each_known_disagreement_really_disagrees(case: Case) -> None:
 
 # --- One test per class, each with a concrete frame ----------------------------------------
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+def _now() -> datetime:
+    """The wall clock when a frame is built: both receivers check encrypted timestamps."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _both(raw: bytes, account: str = "1234", key: bytes | None = None) -> tuple[Outcome, Outcome]:
@@ -544,7 +547,7 @@ def test_pysiaalarm_naks_local_time_panels_we_are_right() -> None:
     dropped"; the corpus lists "NAKing unencrypted messages from panels that send local time"
     among the known receiver bugs.
     """
-    raw = _sia("#1234|Nri1/BA05", timestamp=NOW + timedelta(hours=1))
+    raw = _sia("#1234|Nri1/BA05", timestamp=_now() + timedelta(hours=1))
     mine, other = _both(raw)
     assert mine.reply == "ACK"
     assert other.reply == "NAK"
@@ -567,7 +570,7 @@ def test_pysiaalarm_drops_non_ascii_bytes_so_the_crc_fails_we_are_right() -> Non
     assert other.reply == "none"
     assert other.raw_reply == b"\n\r"
     key = b"0123456789abcdef"
-    enc = _sia("#1234|Nri1/BA05^Küche^", timestamp=NOW, key=key, pad=b"x")
+    enc = _sia("#1234|Nri1/BA05^Küche^", timestamp=_now(), key=key, pad=b"x")
     mine, other = _both(enc, key=key)
     assert mine.reply == other.reply == "ACK"
     assert mine.parsed is not None
@@ -790,7 +793,7 @@ def test_pysiaalarm_answers_neither_of_two_frames_in_one_read_we_are_right() -> 
     """
     first, second = _sia("#1234|Nri1/BA05"), _sia("#1234|Nri1/BR05", seq="0002")
     frames = FrameSplitter().feed(first + second)
-    assert [ours(frame, None, NOW).reply for frame in frames] == ["ACK", "ACK"]
+    assert [ours(frame, None, _now()).reply for frame in frames] == ["ACK", "ACK"]
     other = theirs(first + second, [pysia_account("1234", None)])
     assert other.reply == "NAK"
 
