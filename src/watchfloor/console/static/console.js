@@ -101,7 +101,8 @@ function fillRow(tr, alarm) {
   text("td.site", alarm.site);
   text("td.device", alarm.device);
   text("td.zone", alarm.zone);
-  text("td.count", String(alarm.signal_count));
+  // A flood (one device above its rate) folds many alarms into this one: say so by the count.
+  text("td.count", alarm.flooded ? `${alarm.signal_count} ≋ flood` : String(alarm.signal_count));
   text("td.state", alarm.state);
   text("td.held", alarm.claimed_by);
   text("td.escalation", alarm.escalation_count > 0 ? "⬆ escalated" : "");
@@ -115,7 +116,8 @@ function fillRow(tr, alarm) {
   tr.setAttribute("aria-label",
     `P${alarm.priority} ${alarm.type_name}, ${alarm.site ?? "unknown site"}, ${alarm.state}` +
     (alarm.claimed_by ? `, held by ${alarm.claimed_by}` : "") +
-    (alarm.escalation_count > 0 ? ", escalated" : ""));
+    (alarm.escalation_count > 0 ? ", escalated" : "") +
+    (alarm.flooded ? ", flood: many alarms folded into this one" : ""));
 }
 
 // Rows are kept and updated in place, so a flash keeps its rhythm and a click its target.
@@ -240,6 +242,7 @@ function renderDetail() {
   fact(dl, "Priority", `P${alarm.priority}` +
     (alarm.escalation_count > 0 ? ` · ⬆ escalated ${alarm.escalation_count}×` : ""), "priority");
   fact(dl, "State", alarm.state, "state");
+  if (alarm.flooded) fact(dl, "Flood", "device above its alarm rate: new alarms fold in here");
   fact(dl, "Site", alarm.site);
   fact(dl, "Device", alarm.device);
   fact(dl, "Zone", alarm.zone);
