@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
+from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
@@ -289,6 +290,9 @@ async def open_platform(
                         handling=handling,
                         events=bus,
                         metrics=_metrics(receiver, writer, bus),
+                        register=RegisterInfo(
+                            operator_name=settings.operator_name, contact=settings.contact
+                        ),
                     )
                 )
                 yield Platform(

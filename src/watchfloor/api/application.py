@@ -32,6 +32,7 @@ from watchfloor.api.schemas import (
     StreamMessage,
 )
 from watchfloor.api.statistics import statistics_router
+from watchfloor.api.transparency import RegisterInfo, transparency_router
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
@@ -74,6 +75,7 @@ class ApiServices:
     handling: AlarmHandling
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
+    register: RegisterInfo
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -290,6 +292,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(_public_router())
     app.include_router(handling_router())
     app.include_router(statistics_router())
+    app.include_router(transparency_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")
