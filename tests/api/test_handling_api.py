@@ -300,3 +300,24 @@ async def test_two_nodes_escalating_at_once_escalate_once(
         assert await other.escalate_overdue() == []
         detail = await platform.repository.get_alarm(alarm_id)
         assert [str(t.kind) for t in detail.timeline].count("escalated") == 1
+
+
+async def test_test_mode_survives_a_restart_and_ends_by_itself(
+    settings: Settings, clock: FakeClock
+) -> None:
+    async def send(platform: Platform, seq: int) -> None:
+        host, port = platform.dc09_address
+        async with open_tcp_panel(host, port) as panel:
+            assert reply_token(await panel.exchange(sia_frame("1234", seq))) == "ACK"
+
+    async with open_platform(settings, clock=clock) as platform:
+        await platform.repository.add_account(account="1234", site="Depot", key=None)
+        await platform.repository.set_on_test(site="Depot", until=clock.now() + timedelta(hours=2))
+    clock.advance(3600)
+    async with open_platform(settings, clock=clock) as restarted:
+        await send(restarted, 1)
+        assert await restarted.repository.list_alarms(state=None, limit=5, after=None) == []
+        clock.advance(3600)
+        await send(restarted, 2)
+        alarms = await restarted.repository.list_alarms(state=None, limit=5, after=None)
+        assert [a.site for a in alarms] == ["Depot"]

@@ -274,7 +274,8 @@ function renderDetail() {
   renderTable("signals", full?.signals ?? [], (signal) => [
     ["time", formatTime(signal.received_at)],
     ["code", `${signal.code_system} ${signal.code}${signal.restore ? " (restore)" : ""}`],
-    ["zone", signal.zone ?? "–"], ["raw", signal.raw]]);
+    ["zone", signal.zone ?? "–"], ["extra", describeExtensions(signal.ext)],
+    ["raw", signal.raw]]);
 }
 
 // Someone else holds it: claiming means taking over (supervisors). Until the console knows
@@ -344,6 +345,19 @@ function stepItem(step) {
 }
 
 // Newest first: after acting, what just happened is at the top.
+// DC-09 extended data blocks, by their first letter. Shown as text, never as live links: the
+// content comes from the panel.
+const EXTENSIONS = { X: "longitude", Y: "latitude", V: "image", M: "MAC", I: "info",
+                     H: "panel time", R: "room", K: "key" };
+
+function describeExtensions(blocks) {
+  if (!blocks?.length) return "–";
+  return blocks.map((block) => {
+    const label = EXTENSIONS[block[0]];
+    return label ? `${label} ${block.slice(1)}` : block;
+  }).join(" · ");
+}
+
 function renderTable(id, items, cellsOf, decorate) {
   $(id).replaceChildren(...[...items].reverse().map((item) => {
     const tr = document.createElement("tr");
