@@ -19,7 +19,7 @@ from watchfloor.api.schemas import (
     StepIn,
     TestPeriodIn,
 )
-from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState
+from watchfloor.core.alarms import OPEN_STATES, Alarm, AlarmAction
 from watchfloor.core.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -122,11 +122,7 @@ def handling_router() -> APIRouter:
         repository = request.app.state.services.repository
         done: list[int] = []
         skipped: list[int] = []
-        states = (
-            [body.state]
-            if body.state
-            else [AlarmState.NEW, AlarmState.ACKNOWLEDGED, AlarmState.DISPATCHED, AlarmState.HELD]
-        )
+        states = [body.state] if body.state else sorted(OPEN_STATES)
         for state in states:
             for alarm in await repository.list_alarms(
                 state=state,
