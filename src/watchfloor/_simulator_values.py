@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from watchfloor._simulator_links import CLOSE_TIMEOUT
+from watchfloor.core.statistics import nearest_rank
 
 __all__ = [
     "MAX_ACCOUNT",
@@ -169,10 +170,8 @@ class SimulationReport:
         """Return the ACK latency at ``quantile`` (0-1, nearest rank) in ms; None: no ACK."""
         if not 0 <= quantile <= 1:
             raise ValueError(f"quantile must be within 0-1, got {quantile}")
-        if not self.latencies:
-            return None
-        rank = max(1, math.ceil(quantile * len(self.latencies)))
-        return self.latencies[rank - 1] * 1000
+        value = nearest_rank(self.latencies, quantile * 100)
+        return None if value is None else value * 1000
 
     @property
     def p50_ms(self) -> float | None:
