@@ -67,6 +67,14 @@ class CodeSystem(StrEnum):
     CONTACT_ID = "contact_id"
     SIA_DCS = "sia_dcs"
     SUPERVISION = "supervision"
+    #: Hikvision ISAPI ``eventType`` values (``VMD``, ``linedetection``, ``videoloss`` ...).
+    HIKVISION = "hikvision"
+    #: ONVIF event topics, namespace prefixes removed (``RuleEngine/LineDetector/Crossed``).
+    ONVIF = "onvif"
+    #: Frigate object labels (``person``, ``car``, ``fire`` ...), refined by zone per device.
+    FRIGATE = "frigate"
+    #: An alarm type's own code, as staff on duty and call-takers choose it from the taxonomy.
+    TAXONOMY = "taxonomy"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

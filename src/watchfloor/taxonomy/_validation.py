@@ -62,6 +62,19 @@ _CODE_FORMATS: Mapping[CodeSystem, tuple[re.Pattern[str], str]] = {
     CodeSystem.CONTACT_ID: (re.compile(r"[0-9]{3}"), "a three-digit Contact ID event code"),
     CodeSystem.SIA_DCS: (re.compile(r"[A-Z]{2}"), "a two-letter upper-case SIA DCS event code"),
     CodeSystem.SUPERVISION: (re.compile(r"[a-z][a-z_]*"), "a supervision condition like link_lost"),
+    CodeSystem.HIKVISION: (
+        re.compile(r"[A-Za-z][A-Za-z0-9_]*"),
+        "a Hikvision ISAPI eventType like linedetection",
+    ),
+    CodeSystem.ONVIF: (
+        re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*"),
+        "an ONVIF topic without namespace prefixes, like RuleEngine/LineDetector/Crossed",
+    ),
+    CodeSystem.FRIGATE: (
+        re.compile(r"[a-z][a-z0-9_]*"),
+        "a Frigate object label like person",
+    ),
+    CodeSystem.TAXONOMY: (re.compile(r"[0-9]{1,4}"), "an alarm type code"),
 }
 
 
