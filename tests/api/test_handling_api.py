@@ -263,21 +263,22 @@ async def test_statistics_json_and_csv(client: httpx.AsyncClient, platform: Plat
     await platform.repository.add_account(account="1234", site="Depot", key=None)
     alarm_id = await _raise(platform)
     await client.post(f"/api/alarms/{alarm_id}/acknowledge", headers=OPERATOR)
-    stats = await client.get("/api/stats?by=site", headers=OPERATOR)
+    assert (await client.get("/api/stats", headers=OPERATOR)).status_code == 403
+    stats = await client.get("/api/stats?by=site", headers=ADMIN)
     assert stats.status_code == 200, stats.text
     body = stats.json()
     assert [(r["label"], r["alarms"], r["acknowledged"]) for r in body["rows"]] == [("Depot", 1, 1)]
     assert body["total"]["to_acknowledge"]["count"] == 1
-    csv_text = (await client.get("/api/stats?by=operator&format=csv", headers=OPERATOR)).text
+    csv_text = (await client.get("/api/stats?by=operator&format=csv", headers=ADMIN)).text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("key,label,alarms")
     assert lines[1].startswith("olga,olga,1,1")
     assert lines[-1].startswith(",all,1,1")
     bad = await client.get(
-        "/api/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", headers=OPERATOR
+        "/api/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", headers=ADMIN
     )
     assert bad.status_code == 422
-    naive = await client.get("/api/stats?from=2026-01-01T00:00:00", headers=OPERATOR)
+    naive = await client.get("/api/stats?from=2026-01-01T00:00:00", headers=ADMIN)
     assert naive.status_code == 422
 
 

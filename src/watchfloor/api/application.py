@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.websockets import WebSocketDisconnect
 
-from watchfloor.api.auth import CurrentPrincipal, websocket_principal
+from watchfloor.api.auth import allowed, websocket_principal
 from watchfloor.api.errors import exception_handlers
 from watchfloor.api.handling import handling_router
 from watchfloor.api.schemas import (
@@ -39,6 +39,7 @@ from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import AlarmEvent, Repository
+from watchfloor.core.principals import Permission, Principal
 
 __all__ = ["ApiServices", "Metric", "create_api"]
 
@@ -116,6 +117,9 @@ def _services(request: Request) -> ApiServices:
 
 
 Services = Annotated[ApiServices, Depends(_services)]
+AlarmReader = Annotated[Principal, allowed(Permission.READ_ALARMS)]
+EquipmentReader = Annotated[Principal, allowed(Permission.READ_EQUIPMENT)]
+EquipmentManager = Annotated[Principal, allowed(Permission.MANAGE_EQUIPMENT)]
 
 
 def _api_router() -> APIRouter:
@@ -123,7 +127,7 @@ def _api_router() -> APIRouter:
 
     @router.get("/alarms", summary="List alarms, newest first")
     async def list_alarms(
-        principal: CurrentPrincipal,
+        principal: AlarmReader,
         services: Services,
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -134,7 +138,7 @@ def _api_router() -> APIRouter:
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
     async def get_alarm(
-        alarm_id: int, principal: CurrentPrincipal, services: Services
+        alarm_id: int, principal: AlarmReader, services: Services
     ) -> AlarmDetailOut:
         detail = await services.repository.get_alarm(alarm_id)
         alarm_type = services.handling.taxonomy.types.get(detail.alarm.type_code)
@@ -142,7 +146,7 @@ def _api_router() -> APIRouter:
 
     @router.get("/signals", summary="List signals, newest first")
     async def list_signals(
-        principal: CurrentPrincipal,
+        principal: AlarmReader,
         services: Services,
         device: str | None = None,
         alarm: Annotated[int | None, Query(ge=1)] = None,
@@ -157,14 +161,14 @@ def _api_router() -> APIRouter:
         return SignalList(items=[SignalOut.of(r) for r in records])
 
     @router.get("/accounts", summary="List the registered DC-09 transmitters")
-    async def list_accounts(principal: CurrentPrincipal, services: Services) -> AccountList:
+    async def list_accounts(principal: EquipmentReader, services: Services) -> AccountList:
         return AccountList(
             items=[AccountOut.of(d) for d in await services.repository.list_accounts()]
         )
 
     @router.post("/accounts", status_code=201, summary="Register a DC-09 transmitter")
     async def add_account(
-        body: AccountIn, principal: CurrentPrincipal, services: Services
+        body: AccountIn, principal: EquipmentManager, services: Services
     ) -> AccountOut:
         key = _key_of(body.key, body.key_ascii)
         device = await services.repository.add_account(
@@ -175,7 +179,7 @@ def _api_router() -> APIRouter:
 
     @router.get("/accounts/{account}", summary="One registered DC-09 transmitter")
     async def get_account(
-        account: str, principal: CurrentPrincipal, services: Services
+        account: str, principal: EquipmentReader, services: Services
     ) -> AccountOut:
         device = await services.repository.find_account(account.upper())
         if device is None:
@@ -188,7 +192,7 @@ def _api_router() -> APIRouter:
         "supervision",
     )
     async def update_account(
-        account: str, body: AccountChange, principal: CurrentPrincipal, services: Services
+        account: str, body: AccountChange, principal: EquipmentManager, services: Services
     ) -> AccountOut:
         change = AccountUpdate(
             site=body.site,
@@ -214,7 +218,7 @@ def _api_router() -> APIRouter:
         status_code=204,
         summary="Unregister a transmitter (its signals and alarms stay)",
     )
-    async def delete_account(account: str, principal: CurrentPrincipal, services: Services) -> None:
+    async def delete_account(account: str, principal: EquipmentManager, services: Services) -> None:
         await services.repository.delete_account(account.upper())
         logger.info("dc09 account %s deleted by %s", account.upper(), principal.user)
 

@@ -1,18 +1,28 @@
-"""Authentication of API requests and stream connections: the one place that decides who asks.
+"""Authentication and authorization of API requests: who asks, and whether they may.
 
-Bearer tokens for now; users, roles and sessions build on ``authenticate_token``.
+Bearer tokens for now; users, roles and sessions build on ``authenticate_token``. Routes declare
+the permission they need with ``allowed``; the role-to-permission matrix is
+``core.principals.PERMISSIONS``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 
 from watchfloor.core.ports import Repository
-from watchfloor.core.principals import Principal
+from watchfloor.core.principals import Permission, Principal, may
 
-__all__ = ["CurrentPrincipal", "authenticate_token", "bearer_token", "require_principal"]
+__all__ = [
+    "CurrentPrincipal",
+    "allowed",
+    "authenticate_token",
+    "bearer_token",
+    "permission_of",
+    "require_principal",
+]
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="watchfloor"'}
 
@@ -56,3 +66,32 @@ async def websocket_principal(websocket: WebSocket) -> Principal | None:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+"""Any authenticated principal, whatever its role (for routes every role may use)."""
+
+_CHECKS: dict[Permission, Callable[[Principal], Awaitable[Principal]]] = {}
+
+
+def _check(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not may(principal.role, permission):
+            raise HTTPException(403, f"the {principal.role} role may not {permission}")
+        return principal
+
+    check.permission = permission  # type: ignore[attr-defined]
+    return check
+
+
+def allowed(permission: Permission) -> Any:
+    """Return the dependency for a route's parameter: the principal, if it has the permission.
+
+    Use as ``principal: Annotated[Principal, allowed(Permission.HANDLE_ALARMS)]``. 401 without
+    valid credentials, 403 naming the role and the permission otherwise.
+    """
+    check = _CHECKS.setdefault(permission, _check(permission))
+    return Depends(check)
+
+
+def permission_of(dependency: object) -> Permission | None:
+    """Return the permission a dependency made by ``allowed`` checks, for the route matrix."""
+    permission = getattr(dependency, "permission", None)
+    return permission if isinstance(permission, Permission) else None

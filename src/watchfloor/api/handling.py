@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from watchfloor.api.auth import CurrentPrincipal
+from watchfloor.api.auth import allowed
 from watchfloor.api.schemas import (
     ActionIn,
     AlarmOut,
@@ -27,12 +27,13 @@ from watchfloor.core.errors import (
     ProcedureIncompleteError,
 )
 from watchfloor.core.handling import AlarmHandling
-from watchfloor.core.principals import Principal, Role
+from watchfloor.core.principals import Permission, Principal, may
 
 __all__ = ["handling_router"]
 
-#: Roles that may override a procedure, take over another's alarm, or act in bulk.
-SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+Handler = Annotated[Principal, allowed(Permission.HANDLE_ALARMS)]
+Supervisor = Annotated[Principal, allowed(Permission.SUPERVISE_ALARMS)]
+TaxonomyReader = Annotated[Principal, allowed(Permission.READ_TAXONOMY)]
 
 
 def _handling(request: Request) -> AlarmHandling:
@@ -44,7 +45,7 @@ Handling = Annotated[AlarmHandling, Depends(_handling)]
 
 
 def _require_supervisor(principal: Principal, what: str) -> None:
-    if principal.role not in SUPERVISING:
+    if not may(principal.role, Permission.SUPERVISE_ALARMS):
         raise HTTPException(403, f"only a supervisor may {what}")
 
 
@@ -72,7 +73,7 @@ def handling_router() -> APIRouter:
     @router.post("/alarms/{alarm_id}/claim", summary="Hold an alarm so everyone sees who has it")
     async def claim(
         alarm_id: int,
-        principal: CurrentPrincipal,
+        principal: Handler,
         handling: Handling,
         body: ClaimIn | None = None,
     ) -> AlarmOut:
@@ -84,8 +85,8 @@ def handling_router() -> APIRouter:
         )
 
     @router.post("/alarms/{alarm_id}/release", summary="Let go of an alarm you hold")
-    async def release(alarm_id: int, principal: CurrentPrincipal, handling: Handling) -> AlarmOut:
-        take_over = principal.role in SUPERVISING
+    async def release(alarm_id: int, principal: Handler, handling: Handling) -> AlarmOut:
+        take_over = may(principal.role, Permission.SUPERVISE_ALARMS)
         return AlarmOut.of(
             await handling.claim(alarm_id, actor=principal.user, release=True, take_over=take_over)
         )
@@ -94,7 +95,7 @@ def handling_router() -> APIRouter:
         "/alarms/{alarm_id}/sop/{step}", summary="Mark a procedure step (1-based) done or not done"
     )
     async def check_step(
-        alarm_id: int, step: int, body: StepIn, principal: CurrentPrincipal, handling: Handling
+        alarm_id: int, step: int, body: StepIn, principal: Handler, handling: Handling
     ) -> AlarmOut:
         try:
             alarm = await handling.check_step(
@@ -106,7 +107,7 @@ def handling_router() -> APIRouter:
 
     @router.post("/alarms/{alarm_id}/notes", summary="Add a note to the alarm's timeline")
     async def add_note(
-        alarm_id: int, body: NoteIn, principal: CurrentPrincipal, handling: Handling
+        alarm_id: int, body: NoteIn, principal: Handler, handling: Handling
     ) -> AlarmOut:
         return AlarmOut.of(await handling.add_note(alarm_id, body.text, actor=principal.user))
 
@@ -116,9 +117,8 @@ def handling_router() -> APIRouter:
         "filter, with a reason (supervisors)",
     )
     async def bulk(
-        body: BulkIn, principal: CurrentPrincipal, handling: Handling, request: Request
+        body: BulkIn, principal: Supervisor, handling: Handling, request: Request
     ) -> BulkOut:
-        _require_supervisor(principal, "act on alarms in bulk")
         repository = request.app.state.services.repository
         done: list[int] = []
         skipped: list[int] = []
@@ -155,7 +155,7 @@ def handling_router() -> APIRouter:
     async def act(
         alarm_id: int,
         action: AlarmAction,
-        principal: CurrentPrincipal,
+        principal: Handler,
         handling: Handling,
         body: ActionIn | None = None,
     ) -> AlarmOut:
@@ -176,22 +176,20 @@ def handling_router() -> APIRouter:
         "(null ends it): its signals are stored and shown, not alarmed",
     )
     async def account_on_test(
-        account: str, body: TestPeriodIn, principal: CurrentPrincipal, handling: Handling
+        account: str, body: TestPeriodIn, principal: Supervisor, handling: Handling
     ) -> TestPeriodIn:
-        _require_supervisor(principal, "put equipment on test")
         await handling.repository.set_on_test(account=account.upper(), until=body.until)
         return body
 
     @router.put("/sites/{site}/test", summary="Put a whole site on test until a time")
     async def site_on_test(
-        site: str, body: TestPeriodIn, principal: CurrentPrincipal, handling: Handling
+        site: str, body: TestPeriodIn, principal: Supervisor, handling: Handling
     ) -> TestPeriodIn:
-        _require_supervisor(principal, "put a site on test")
         await handling.repository.set_on_test(site=site, until=body.until)
         return body
 
     @router.get("/alarm-types", summary="The alarm types in force, with their procedures")
-    async def alarm_types(principal: CurrentPrincipal, handling: Handling) -> AlarmTypeList:
+    async def alarm_types(principal: TaxonomyReader, handling: Handling) -> AlarmTypeList:
         return AlarmTypeList(items=[AlarmTypeOut.of(t) for t in handling.taxonomy.types.values()])
 
     return router

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from watchfloor.api.auth import CurrentPrincipal
+from watchfloor.api.auth import allowed
 from watchfloor.core.ports import Repository
+from watchfloor.core.principals import Permission, Principal
 from watchfloor.core.statistics import Dimension, Durations, StatisticsRow, summarise
 
 __all__ = ["StatisticsOut", "statistics_router"]
@@ -124,7 +125,7 @@ def statistics_router() -> APIRouter:
     )
     async def statistics(
         request: Request,
-        principal: CurrentPrincipal,
+        principal: Annotated[Principal, allowed(Permission.READ_STATISTICS)],
         start: Annotated[
             datetime | None, Query(alias="from", description="default: 24 h before `to`")
         ] = None,

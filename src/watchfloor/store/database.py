@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -64,6 +66,23 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
     return create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
 
 
+def _execute_pragma(cursor: Any, pragma: str, busy_timeout_ms: int) -> None:
+    # Switching a new database to WAL needs an exclusive lock, and SQLite does not call the
+    # busy handler for it: when two processes open a new file at once, one sees "database is
+    # locked" at once. The other is converting it; retry for as long as busy_timeout allows.
+    # Runs on the connection's own driver thread, so the short sleeps block nothing else.
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute(pragma)
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)  # noqa: TID251 - the driver thread, not the event loop
+        else:
+            return
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     pragmas = (
         # First, so that the other pragmas wait for a concurrent starter instead of failing.
@@ -82,7 +101,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor = dbapi_connection.cursor()
         try:
             for pragma in pragmas:
-                cursor.execute(pragma)
+                _execute_pragma(cursor, pragma, busy_timeout_ms)
         finally:
             cursor.close()
 
