@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 import uvicorn
 from fastapi import FastAPI
@@ -28,6 +29,8 @@ from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
 from watchfloor.receivers.supervision import SupervisionWatch
+from watchfloor.signing import AuditSigner, verify_with
+from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -104,6 +107,8 @@ class Platform:
     engine: AsyncEngine
     supervision: SupervisionWatch
     handling: AlarmHandling
+    audit_log: SqlAuditLog
+    signer: AuditSigner
 
 
 async def _bootstrap_tokens(
@@ -214,6 +219,27 @@ async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
         await asyncio.sleep(period)
 
 
+async def _serve_checkpoints(audit_log: SqlAuditLog, signer: AuditSigner, period: float) -> None:
+    """Sign a checkpoint of the audit chain every ``period`` seconds, and once at the end.
+
+    The last one, written while shutting down, makes rows removed from the end of the chain
+    while the server is stopped detectable.
+    """
+    try:
+        while True:
+            await asyncio.sleep(period)
+            try:
+                checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
+                logger.info("audit checkpoint: %s rows", checkpoint.count)
+            except StoreUnavailableError:
+                logger.error("audit checkpoint failed: store unavailable; retrying")
+            except Exception:  # task boundary: checkpoints must outlive a bug in one
+                logger.exception("audit checkpoint failed")
+    finally:
+        with contextlib.suppress(StoreUnavailableError):
+            await audit_log.add_checkpoint(signer.key_id, signer.sign)
+
+
 @asynccontextmanager
 async def _running(work: Coroutine[object, object, None], *, name: str) -> AsyncIterator[None]:
     """Run a background task for the duration of the block; cancel it on exit."""
@@ -246,6 +272,8 @@ async def open_platform(
     try:
         await migrate(engine)
         repository = SqlRepository(engine, clock)
+        audit_log = SqlAuditLog(engine, clock)
+        signer = AuditSigner.load_or_create(settings.data_dir)
         await _bootstrap_tokens(settings, repository, announce)
         bus = LocalBus()
         async with open_writer(
@@ -283,6 +311,10 @@ async def open_platform(
                 _running(
                     _serve_escalation(handling, settings.supervision_period), name="escalation"
                 ),
+                _running(
+                    _serve_checkpoints(audit_log, signer, settings.audit_checkpoint_interval),
+                    name="audit-checkpoints",
+                ),
             ):
                 api = create_api(
                     ApiServices(
@@ -293,6 +325,9 @@ async def open_platform(
                         register=RegisterInfo(
                             operator_name=settings.operator_name, contact=settings.contact
                         ),
+                        audit_log=audit_log,
+                        signer=signer,
+                        verify_signature=partial(verify_with, frozenset({signer.key_id})),
                     )
                 )
                 yield Platform(
@@ -306,6 +341,8 @@ async def open_platform(
                     engine=engine,
                     supervision=watch,
                     handling=handling,
+                    audit_log=audit_log,
+                    signer=signer,
                 )
     finally:
         await engine.dispose()

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchfloor._cli_audit import audit_app, cli_entry
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
@@ -34,6 +35,7 @@ accounts_app = typer.Typer(help="DC-09 transmitters (accounts).", no_args_is_hel
 taxonomy_app = typer.Typer(help="The alarm-type taxonomy.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(audit_app, name="audit")
 add_simulate_command(app)
 
 err_console = Console(stderr=True)
@@ -115,9 +117,12 @@ def accounts_add(
 
     async def work(repository: SqlRepository) -> None:
         try:
-            device = await repository.add_account(
-                account=account, site=site, key=aes_key, name=name
-            )
+            async with repository.audited(
+                cli_entry("account.add", f"account:{account}")
+            ) as audited:
+                device = await audited.add_account(
+                    account=account, site=site, key=aes_key, name=name
+                )
         except ConflictError as err:
             raise _fail(f"--account: {account} is registered already", 1) from err
         out_console.print(f"registered {_describe(device)}", highlight=False)
@@ -206,7 +211,9 @@ def accounts_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
 
 def _update(settings: Settings, account: str, change: AccountUpdate) -> None:
     async def work(repository: SqlRepository) -> None:
-        device = await repository.update_account(account, change)
+        action = "account.key_change" if change.key or change.clear_key else "account.change"
+        async with repository.audited(cli_entry(action, f"account:{account}")) as audited:
+            device = await audited.update_account(account, change)
         out_console.print(f"updated {_describe(device)}", highlight=False)
 
     _run_on_repository(settings, work)
@@ -306,7 +313,8 @@ def accounts_delete(
     account = _account_option(account)
 
     async def work(repository: SqlRepository) -> None:
-        await repository.delete_account(account)
+        async with repository.audited(cli_entry("account.delete", f"account:{account}")) as audited:
+            await audited.delete_account(account)
         out_console.print(f"deleted account {account}", highlight=False)
 
     _run_on_repository(_settings(config, data_dir=data_dir), work)

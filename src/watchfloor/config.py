@@ -69,6 +69,16 @@ class Settings:
     flood_threshold: int = 20
     flood_window_seconds: float = 60.0
     log_level: str = "INFO"
+    # Audit: how often the chain's head is signed (also on demand and at shutdown).
+    audit_checkpoint_interval: float = 3600.0
+    # Retention, in days, per kind of data; the purge job runs every retention_purge_interval
+    # seconds. Raw signals and images serve verification of recent alarms; notes and call
+    # texts can name people; closed alarms are kept for a year of statistics and complaints.
+    retention_signals_days: int = 90
+    retention_images_days: int = 31
+    retention_notes_days: int = 180
+    retention_closed_alarms_days: int = 365
+    retention_purge_interval: float = 3600.0
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -146,6 +156,12 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "flood_threshold": _parse_non_negative_int,
     "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,
+    "audit_checkpoint_interval": _parse_positive_float,
+    "retention_signals_days": _parse_positive_int,
+    "retention_images_days": _parse_positive_int,
+    "retention_notes_days": _parse_positive_int,
+    "retention_closed_alarms_days": _parse_positive_int,
+    "retention_purge_interval": _parse_positive_float,
 }
 
 

@@ -269,7 +269,12 @@ async def test_statistics_json_and_csv(client: httpx.AsyncClient, platform: Plat
     body = stats.json()
     assert [(r["label"], r["alarms"], r["acknowledged"]) for r in body["rows"]] == [("Depot", 1, 1)]
     assert body["total"]["to_acknowledge"]["count"] == 1
-    csv_text = (await client.get("/api/stats?by=operator&format=csv", headers=ADMIN)).text
+    refused = await client.get("/api/stats?by=operator&format=csv", headers=ADMIN)
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("reason:")
+    csv_text = (
+        await client.get("/api/stats?by=operator&format=csv&reason=monthly+report", headers=ADMIN)
+    ).text
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("key,label,alarms")
     assert lines[1].startswith("olga,olga,1,1")

@@ -65,6 +65,9 @@ def test_statistics_of_a_simulated_night(
     page.select_option("#by", "operator")
     page.click("#filters button[type=submit]")
     expect(page.locator("#table tbody")).to_contain_text("admin")
+    page.click("#csv")
+    expect(page.locator("#error")).to_contain_text("reason")
+    page.fill("#reason", "monthly report")
     with page.expect_download() as download_info:
         page.click("#csv")
     download = download_info.value

@@ -16,6 +16,14 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.websockets import WebSocketDisconnect
 
+from watchfloor.api.audit import (
+    AuditLog,
+    CheckpointSigner,
+    audit_entry,
+    audited,
+    record,
+)
+from watchfloor.api.audit_log import audit_router
 from watchfloor.api.auth import allowed, websocket_principal
 from watchfloor.api.errors import exception_handlers
 from watchfloor.api.handling import handling_router
@@ -39,7 +47,7 @@ from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import AlarmEvent, Repository
-from watchfloor.core.principals import Permission, Principal
+from watchfloor.core.principals import Permission, Principal, may
 
 __all__ = ["ApiServices", "Metric", "create_api"]
 
@@ -77,6 +85,10 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    audit_log: AuditLog
+    signer: CheckpointSigner
+    #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
+    verify_signature: Callable[[str, bytes, str], bool]
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -127,27 +139,30 @@ def _api_router() -> APIRouter:
 
     @router.get("/alarms", summary="List alarms, newest first")
     async def list_alarms(
+        request: Request,
         principal: AlarmReader,
-        services: Services,
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: Annotated[int | None, Query(ge=1, description="only alarms with id < after")] = None,
     ) -> AlarmList:
-        alarms = await services.repository.list_alarms(state=state, limit=limit, after=after)
+        target = f"alarms:{state or 'all'}"
+        async with audited(request, principal, "alarm.list", target) as repository:
+            alarms = await repository.list_alarms(state=state, limit=limit, after=after)
         return AlarmList(items=[AlarmOut.of(a) for a in alarms])
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
     async def get_alarm(
-        alarm_id: int, principal: AlarmReader, services: Services
+        alarm_id: int, request: Request, principal: AlarmReader, services: Services
     ) -> AlarmDetailOut:
-        detail = await services.repository.get_alarm(alarm_id)
+        async with audited(request, principal, "alarm.read", f"alarm:{alarm_id}") as repository:
+            detail = await repository.get_alarm(alarm_id)
         alarm_type = services.handling.taxonomy.types.get(detail.alarm.type_code)
         return AlarmDetailOut.of_detail(detail, alarm_type)
 
     @router.get("/signals", summary="List signals, newest first")
     async def list_signals(
+        request: Request,
         principal: AlarmReader,
-        services: Services,
         device: str | None = None,
         alarm: Annotated[int | None, Query(ge=1)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -155,33 +170,37 @@ def _api_router() -> APIRouter:
             int | None, Query(ge=1, description="only signals with id < after")
         ] = None,
     ) -> SignalList:
-        records = await services.repository.list_signals(
-            device=device, alarm_id=alarm, limit=limit, after=after
-        )
+        target = f"alarm:{alarm}" if alarm else f"device:{device}" if device else "signals:all"
+        async with audited(request, principal, "signal.list", target) as repository:
+            records = await repository.list_signals(
+                device=device, alarm_id=alarm, limit=limit, after=after
+            )
         return SignalList(items=[SignalOut.of(r) for r in records])
 
     @router.get("/accounts", summary="List the registered DC-09 transmitters")
-    async def list_accounts(principal: EquipmentReader, services: Services) -> AccountList:
-        return AccountList(
-            items=[AccountOut.of(d) for d in await services.repository.list_accounts()]
-        )
+    async def list_accounts(request: Request, principal: EquipmentReader) -> AccountList:
+        async with audited(request, principal, "account.list") as repository:
+            devices = await repository.list_accounts()
+        return AccountList(items=[AccountOut.of(d) for d in devices])
 
     @router.post("/accounts", status_code=201, summary="Register a DC-09 transmitter")
     async def add_account(
-        body: AccountIn, principal: EquipmentManager, services: Services
+        body: AccountIn, request: Request, principal: EquipmentManager
     ) -> AccountOut:
         key = _key_of(body.key, body.key_ascii)
-        device = await services.repository.add_account(
-            account=body.account, site=body.site, key=key, name=body.name
-        )
+        target = f"account:{body.account}"
+        async with audited(request, principal, "account.add", target) as repository:
+            device = await repository.add_account(
+                account=body.account, site=body.site, key=key, name=body.name
+            )
         logger.info("dc09 account %s registered by %s", device.account, principal.user)
         return AccountOut.of(device)
 
     @router.get("/accounts/{account}", summary="One registered DC-09 transmitter")
-    async def get_account(
-        account: str, principal: EquipmentReader, services: Services
-    ) -> AccountOut:
-        device = await services.repository.find_account(account.upper())
+    async def get_account(account: str, request: Request, principal: EquipmentReader) -> AccountOut:
+        target = f"account:{account.upper()}"
+        async with audited(request, principal, "account.read", target) as repository:
+            device = await repository.find_account(account.upper())
         if device is None:
             raise NotFoundError(f"account {account.upper()} is not registered")
         return AccountOut.of(device)
@@ -192,7 +211,7 @@ def _api_router() -> APIRouter:
         "supervision",
     )
     async def update_account(
-        account: str, body: AccountChange, principal: EquipmentManager, services: Services
+        account: str, body: AccountChange, request: Request, principal: EquipmentManager
     ) -> AccountOut:
         change = AccountUpdate(
             site=body.site,
@@ -204,7 +223,14 @@ def _api_router() -> APIRouter:
             supervision_grace=_seconds(body.supervision_grace_seconds),
             clear_supervision=body.clear_supervision,
         )
-        device = await services.repository.update_account(account.upper(), change)
+        action = (
+            "account.key_change"
+            if body.key or body.key_ascii or body.clear_key
+            else ("account.change")
+        )
+        target = f"account:{account.upper()}"
+        async with audited(request, principal, action, target) as repository:
+            device = await repository.update_account(account.upper(), change)
         logger.info(
             "dc09 account %s changed by %s (%s)",
             device.account,
@@ -218,8 +244,10 @@ def _api_router() -> APIRouter:
         status_code=204,
         summary="Unregister a transmitter (its signals and alarms stay)",
     )
-    async def delete_account(account: str, principal: EquipmentManager, services: Services) -> None:
-        await services.repository.delete_account(account.upper())
+    async def delete_account(account: str, request: Request, principal: EquipmentManager) -> None:
+        target = f"account:{account.upper()}"
+        async with audited(request, principal, "account.delete", target) as repository:
+            await repository.delete_account(account.upper())
         logger.info("dc09 account %s deleted by %s", account.upper(), principal.user)
 
     @router.websocket("/stream")
@@ -229,6 +257,12 @@ def _api_router() -> APIRouter:
             await websocket.close(code=4401, reason="missing, invalid or revoked token")
             return
         services: ApiServices = websocket.app.state.services
+        if not may(principal.role, Permission.READ_ALARMS):
+            await websocket.close(
+                code=4403, reason=f"the {principal.role} role may not read alarms"
+            )
+            return
+        await record(websocket, audit_entry(websocket, principal, "stream.open"))
         async with services.events.subscribe() as queue:
             await websocket.accept()
             receiving = asyncio.create_task(_drain_client(websocket))
@@ -297,6 +331,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(handling_router())
     app.include_router(statistics_router())
     app.include_router(transparency_router())
+    app.include_router(audit_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 
+from watchfloor.api.audit import audit_entry, record
+from watchfloor.core.audit import AuditOutcome, content_digest
 from watchfloor.core.ports import Repository
 from watchfloor.core.principals import Permission, Principal, may
 
@@ -52,6 +54,18 @@ async def require_principal(request: Request) -> Principal:
         raise HTTPException(401, "missing bearer token", headers=_CHALLENGE)
     principal = await authenticate_token(repository, token)
     if principal is None:
+        # A token that is not (or no longer) valid: someone guessing, or a stale client.
+        await record(
+            request,
+            audit_entry(
+                request,
+                None,
+                "token.rejected",
+                f"{request.method} {request.url.path}",
+                outcome=AuditOutcome.DENIED,
+                digest=content_digest(token),
+            ),
+        )
         raise HTTPException(401, "invalid or revoked token", headers=_CHALLENGE)
     return principal
 
@@ -68,12 +82,23 @@ async def websocket_principal(websocket: WebSocket) -> Principal | None:
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 """Any authenticated principal, whatever its role (for routes every role may use)."""
 
-_CHECKS: dict[Permission, Callable[[Principal], Awaitable[Principal]]] = {}
+_CHECKS: dict[Permission, Callable[..., Awaitable[Principal]]] = {}
 
 
-def _check(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
-    async def check(principal: CurrentPrincipal) -> Principal:
+def _check(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    async def check(request: Request, principal: CurrentPrincipal) -> Principal:
         if not may(principal.role, permission):
+            await record(
+                request,
+                audit_entry(
+                    request,
+                    principal,
+                    "access.denied",
+                    f"{request.method} {request.url.path}",
+                    reason=f"may not {permission}",
+                    outcome=AuditOutcome.DENIED,
+                ),
+            )
             raise HTTPException(403, f"the {principal.role} role may not {permission}")
         return principal
 

@@ -60,7 +60,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this class only
-    code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "http")
+    code = {
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        422: "invalid_request",
+        429: "too_many_requests",
+    }.get(exc.status_code, "http")
     return JSONResponse(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from watchfloor.api.audit import audited, audited_handling
 from watchfloor.api.auth import allowed
 from watchfloor.api.schemas import (
     ActionIn,
@@ -19,7 +20,8 @@ from watchfloor.api.schemas import (
     StepIn,
     TestPeriodIn,
 )
-from watchfloor.core.alarms import OPEN_STATES, Alarm, AlarmAction
+from watchfloor.core.alarms import OPEN_STATES, Alarm, AlarmAction, AlarmState
+from watchfloor.core.audit import content_digest
 from watchfloor.core.errors import (
     ConflictError,
     InvalidTransitionError,
@@ -73,78 +75,69 @@ def handling_router() -> APIRouter:
     @router.post("/alarms/{alarm_id}/claim", summary="Hold an alarm so everyone sees who has it")
     async def claim(
         alarm_id: int,
+        request: Request,
         principal: Handler,
-        handling: Handling,
         body: ClaimIn | None = None,
     ) -> AlarmOut:
         take_over = body.take_over if body else False
         if take_over:
             _require_supervisor(principal, "take over an alarm another operator holds")
-        return AlarmOut.of(
-            await handling.claim(alarm_id, actor=principal.user, take_over=take_over)
-        )
+        action = "alarm.take_over" if take_over else "alarm.claim"
+        async with audited_handling(request, principal, action, f"alarm:{alarm_id}") as handling:
+            alarm = await handling.claim(alarm_id, actor=principal.user, take_over=take_over)
+        return AlarmOut.of(alarm)
 
     @router.post("/alarms/{alarm_id}/release", summary="Let go of an alarm you hold")
-    async def release(alarm_id: int, principal: Handler, handling: Handling) -> AlarmOut:
+    async def release(alarm_id: int, request: Request, principal: Handler) -> AlarmOut:
         take_over = may(principal.role, Permission.SUPERVISE_ALARMS)
-        return AlarmOut.of(
-            await handling.claim(alarm_id, actor=principal.user, release=True, take_over=take_over)
-        )
+        target = f"alarm:{alarm_id}"
+        async with audited_handling(request, principal, "alarm.release", target) as handling:
+            alarm = await handling.claim(
+                alarm_id, actor=principal.user, release=True, take_over=take_over
+            )
+        return AlarmOut.of(alarm)
 
     @router.post(
         "/alarms/{alarm_id}/sop/{step}", summary="Mark a procedure step (1-based) done or not done"
     )
     async def check_step(
-        alarm_id: int, step: int, body: StepIn, principal: Handler, handling: Handling
+        alarm_id: int, step: int, body: StepIn, request: Request, principal: Handler
     ) -> AlarmOut:
+        target = f"alarm:{alarm_id}"
         try:
-            alarm = await handling.check_step(
-                alarm_id, step - 1, done=body.done, actor=principal.user
-            )
+            async with audited_handling(request, principal, "alarm.sop_step", target) as handling:
+                alarm = await handling.check_step(
+                    alarm_id, step - 1, done=body.done, actor=principal.user
+                )
         except IndexError as err:
             raise NotFoundError(str(err)) from err
         return AlarmOut.of(alarm)
 
     @router.post("/alarms/{alarm_id}/notes", summary="Add a note to the alarm's timeline")
     async def add_note(
-        alarm_id: int, body: NoteIn, principal: Handler, handling: Handling
+        alarm_id: int, body: NoteIn, request: Request, principal: Handler
     ) -> AlarmOut:
-        return AlarmOut.of(await handling.add_note(alarm_id, body.text, actor=principal.user))
+        # The note's text is personal data kept under its own retention: the audit row
+        # holds its digest only.
+        async with audited_handling(
+            request, principal, "alarm.note", f"alarm:{alarm_id}", digest=content_digest(body.text)
+        ) as handling:
+            alarm = await handling.add_note(alarm_id, body.text, actor=principal.user)
+        return AlarmOut.of(alarm)
 
     @router.post(
         "/alarms/bulk",
         summary="Acknowledge or resolve every open alarm matching a "
         "filter, with a reason (supervisors)",
     )
-    async def bulk(
-        body: BulkIn, principal: Supervisor, handling: Handling, request: Request
-    ) -> BulkOut:
-        repository = request.app.state.services.repository
+    async def bulk(body: BulkIn, principal: Supervisor, request: Request) -> BulkOut:
         done: list[int] = []
         skipped: list[int] = []
         states = [body.state] if body.state else sorted(OPEN_STATES)
-        for state in states:
-            for alarm in await repository.list_alarms(
-                state=state,
-                limit=body.limit,
-                after=None,
-                site=body.site,
-                device=body.device,
-                type_code=body.type_code,
-            ):
-                try:
-                    await handling.act(
-                        alarm.id,
-                        body.action,
-                        actor=principal.user,
-                        outcome=body.outcome,
-                        note=f"bulk: {body.reason}",
-                        override_reason=body.reason,
-                    )
-                except (ConflictError, InvalidTransitionError, ProcedureIncompleteError):
-                    skipped.append(alarm.id)
-                else:
-                    done.append(alarm.id)
+        async with audited_handling(
+            request, principal, f"alarm.bulk_{body.action}", "alarms:bulk", reason=body.reason
+        ) as handling:
+            await _bulk(handling, body, principal, states, done, skipped)
         return BulkOut(done=done, skipped=skipped)
 
     @router.post(
@@ -155,19 +148,30 @@ def handling_router() -> APIRouter:
     async def act(
         alarm_id: int,
         action: AlarmAction,
+        request: Request,
         principal: Handler,
-        handling: Handling,
         body: ActionIn | None = None,
     ) -> AlarmOut:
         body = body or ActionIn()
         if body.override_reason:
             _require_supervisor(principal, "resolve with procedure steps not done")
+        audit = {
+            "reason": body.override_reason,
+            "digest": content_digest(body.note) if body.note else None,
+        }
+        target = f"alarm:{alarm_id}"
         try:
-            alarm = await _act(handling, alarm_id, action, principal, body)
+            async with audited_handling(
+                request, principal, f"alarm.{action}", target, **audit
+            ) as handling:
+                alarm = await _act(handling, alarm_id, action, principal, body)
         except ConflictError:
             # Someone changed the alarm first. Try once more on what it is now: if the action
             # no longer fits (acknowledged meanwhile), that is a 409 naming the current state.
-            alarm = await _act(handling, alarm_id, action, principal, body)
+            async with audited_handling(
+                request, principal, f"alarm.{action}", target, **audit
+            ) as handling:
+                alarm = await _act(handling, alarm_id, action, principal, body)
         return AlarmOut.of(alarm)
 
     @router.put(
@@ -176,16 +180,19 @@ def handling_router() -> APIRouter:
         "(null ends it): its signals are stored and shown, not alarmed",
     )
     async def account_on_test(
-        account: str, body: TestPeriodIn, principal: Supervisor, handling: Handling
+        account: str, body: TestPeriodIn, request: Request, principal: Supervisor
     ) -> TestPeriodIn:
-        await handling.repository.set_on_test(account=account.upper(), until=body.until)
+        target = f"account:{account.upper()}"
+        async with audited(request, principal, "account.test_mode", target) as repository:
+            await repository.set_on_test(account=account.upper(), until=body.until)
         return body
 
     @router.put("/sites/{site}/test", summary="Put a whole site on test until a time")
     async def site_on_test(
-        site: str, body: TestPeriodIn, principal: Supervisor, handling: Handling
+        site: str, body: TestPeriodIn, request: Request, principal: Supervisor
     ) -> TestPeriodIn:
-        await handling.repository.set_on_test(site=site, until=body.until)
+        async with audited(request, principal, "site.test_mode", f"site:{site}") as repository:
+            await repository.set_on_test(site=site, until=body.until)
         return body
 
     @router.get("/alarm-types", summary="The alarm types in force, with their procedures")
@@ -193,3 +200,35 @@ def handling_router() -> APIRouter:
         return AlarmTypeList(items=[AlarmTypeOut.of(t) for t in handling.taxonomy.types.values()])
 
     return router
+
+
+async def _bulk(
+    handling: AlarmHandling,
+    body: BulkIn,
+    principal: Principal,
+    states: list[AlarmState],
+    done: list[int],
+    skipped: list[int],
+) -> None:
+    for state in states:
+        for alarm in await handling.repository.list_alarms(
+            state=state,
+            limit=body.limit,
+            after=None,
+            site=body.site,
+            device=body.device,
+            type_code=body.type_code,
+        ):
+            try:
+                await handling.act(
+                    alarm.id,
+                    body.action,
+                    actor=principal.user,
+                    outcome=body.outcome,
+                    note=f"bulk: {body.reason}",
+                    override_reason=body.reason,
+                )
+            except (ConflictError, InvalidTransitionError, ProcedureIncompleteError):
+                skipped.append(alarm.id)
+            else:
+                done.append(alarm.id)

@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from watchfloor.api.audit import audited
 from watchfloor.api.auth import allowed
-from watchfloor.core.ports import Repository
 from watchfloor.core.principals import Permission, Principal
 from watchfloor.core.statistics import Dimension, Durations, StatisticsRow, summarise
 
@@ -132,8 +132,10 @@ def statistics_router() -> APIRouter:
         end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
         by: Dimension = Dimension.TYPE,
         format: Annotated[Literal["json", "csv"], Query()] = "json",
+        reason: Annotated[
+            str | None, Query(max_length=500, description="why; required for the CSV export")
+        ] = None,
     ) -> Response | StatisticsOut:
-        repository: Repository = request.app.state.services.repository
         clock = request.app.state.services.handling.clock
         end = end or clock.now()
         start = start or end - timedelta(hours=24)
@@ -141,7 +143,13 @@ def statistics_router() -> APIRouter:
             raise HTTPException(422, "from/to: give a time zone, e.g. 2026-01-01T00:00:00Z")
         if not start < end or end - start > MAX_WINDOW:
             raise HTTPException(422, "from/to: from must be before to, at most 366 days apart")
-        rows, total = summarise(await repository.alarm_facts(start=start, end=end), by)
+        reason = (reason or "").strip() or None
+        if format == "csv" and reason is None:
+            raise HTTPException(422, "reason: say why you export (the export is audited)")
+        action = "export.statistics" if format == "csv" else "statistics.read"
+        async with audited(request, principal, action, f"statistics:{by}", reason=reason) as store:
+            facts = await store.alarm_facts(start=start, end=end)
+        rows, total = summarise(facts, by)
         result = StatisticsOut(
             start=start,
             end=end,

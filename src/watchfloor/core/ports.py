@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
+from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
@@ -89,6 +91,17 @@ class Repository(Protocol):
 
     async def check_writable(self) -> None:
         """Raise StoreUnavailableError unless the store accepts a write right now."""
+        ...
+
+    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Repository]:
+        """A unit of work: the block's reads and writes and the audit row commit together.
+
+        If the block raises, its writes roll back and the entry is recorded as failed.
+        """
+        ...
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        """Append an audit entry on its own (an action that touched no data, or was refused)."""
         ...
 
     async def list_alarms(

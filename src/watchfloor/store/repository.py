@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -11,8 +13,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
+from watchfloor.core.audit import AuditEntry, AuditOutcome
 from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
-from watchfloor.core.errors import ConflictError, NotFoundError, StoreUnavailableError
+from watchfloor.core.errors import (
+    ConflictError,
+    NotFoundError,
+    StoreUnavailableError,
+    WatchfloorError,
+)
 from watchfloor.core.ports import AlarmDetail, Clock
 from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import SignalRecord
@@ -33,6 +41,7 @@ from watchfloor.store._rows import (
     timeline_values,
     token_hash,
 )
+from watchfloor.store.audit import append_audit
 from watchfloor.store.database import write_transaction
 from watchfloor.store.tables import (
     alarm_timeline,
@@ -58,9 +67,64 @@ class SqlRepository:
     they raise) is ``GroupCommitWriter``'s.
     """
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock, *, connection: AsyncConnection | None = None
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        # Set inside ``audited``: every method then runs in that one transaction.
+        self._connection = connection
+
+    @asynccontextmanager
+    async def audited(self, entry: AuditEntry) -> AsyncIterator[SqlRepository]:
+        """Run a block's reads and writes and the audit row of the action in one transaction.
+
+        Yields a repository bound to the transaction; when the block ends normally the entry
+        is appended to the audit log and everything commits together. If the block raises,
+        its writes roll back and the entry is recorded with outcome ``failed`` in a
+        transaction of its own, then the error propagates. Cancelled, nothing is stored.
+
+        Raises:
+            StoreUnavailableError: the transaction did not commit.
+        """
+        if self._connection is not None:
+            raise RuntimeError("audited units of work do not nest")
+        try:
+            with translate_errors("store an audited action"):
+                async with write_transaction(self._engine) as connection:
+                    yield SqlRepository(self._engine, self._clock, connection=connection)
+                    await append_audit(connection, entry)
+        except WatchfloorError:
+            await self.record_audit(replace(entry, outcome=AuditOutcome.FAILED))
+            raise
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        """Append an audit entry on its own (an action that touched no data, or failed).
+
+        Raises:
+            StoreUnavailableError: nothing was appended.
+        """
+        with translate_errors("write the audit log"):
+            async with self._write() as connection:
+                await append_audit(connection, entry)
+
+    def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        if self._connection is not None:
+            return nullcontext(self._connection)
+        return write_transaction(self._engine)
+
+    def _connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        if self._connection is not None:
+            return nullcontext(self._connection)
+        return self._engine.connect()
+
+    @asynccontextmanager
+    async def _read_transaction(self) -> AsyncIterator[AsyncConnection]:
+        if self._connection is not None:
+            yield self._connection
+            return
+        async with self._engine.connect() as connection, connection.begin():
+            yield connection
 
     async def check_writable(self) -> None:
         """Write the health row in a transaction of its own.
@@ -73,7 +137,7 @@ class SqlRepository:
         """
         now = self._clock.now()
         with translate_errors("write the health row"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 result = await connection.execute(
                     update(store_health)
                     .where(store_health.c.id == _HEALTH_ROW)
@@ -155,7 +219,7 @@ class SqlRepository:
         if updated.id != previous.id or updated.version <= previous.version:
             raise ValueError("save_alarm needs the same alarm at a higher version")
         with translate_errors(f"save alarm {previous.id}"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 row = (
                     await connection.execute(
                         update(alarms)
@@ -218,7 +282,7 @@ class SqlRepository:
             StoreUnavailableError: the database could not be read.
         """
         with translate_errors("read an alarm"):
-            async with self._engine.connect() as connection, connection.begin():
+            async with self._read_transaction() as connection:
                 # One transaction, so that the three reads see one state on PostgreSQL too.
                 alarm_row = (
                     await connection.execute(select(alarms).where(alarms.c.id == alarm_id))
@@ -284,7 +348,7 @@ class SqlRepository:
         """
         now = self._clock.now()
         with translate_errors(f"register account {account}"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 existing = await find_account(connection, account)
                 if existing is not None:
                     raise ConflictError(f"account {account} is registered already")
@@ -344,7 +408,7 @@ class SqlRepository:
         check_change(change)
         now = self._clock.now()
         with translate_errors(f"update account {account}"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 existing = await find_account(connection, account)
                 if existing is None:
                     raise NotFoundError(f"no account {account}")
@@ -373,7 +437,7 @@ class SqlRepository:
             StoreUnavailableError: the database could not be written. Nothing was changed.
         """
         with translate_errors(f"delete account {account}"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 existing = await find_account(connection, account)
                 if existing is None:
                     raise NotFoundError(f"no account {account}")
@@ -413,7 +477,7 @@ class SqlRepository:
             statement = update(sites).where(sites.c.name == site)
             missing = f"no site {site}"
         with translate_errors("set a test period"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 result = await connection.execute(statement.values(on_test_until=until))
                 if result.rowcount == 0:
                     raise NotFoundError(missing)
@@ -447,7 +511,7 @@ class SqlRepository:
             StoreUnavailableError: the database could not be read.
         """
         with translate_errors(f"look up account {account}"):
-            async with self._engine.connect() as connection:
+            async with self._connect() as connection:
                 return await find_account(connection, account)
 
     async def account_key(self, account: str) -> bytes | None:
@@ -478,7 +542,7 @@ class SqlRepository:
         digest = token_hash(token)
         now = self._clock.now()
         with translate_errors("store an API token"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 await connection.execute(
                     _insert_ignoring_conflicts(connection, api_tokens).values(
                         user_name=user,
@@ -509,7 +573,7 @@ class SqlRepository:
         """
         now = self._clock.now()
         with translate_errors("revoke an API token"):
-            async with write_transaction(self._engine) as connection:
+            async with self._write() as connection:
                 result = await connection.execute(
                     update(api_tokens)
                     .where(
@@ -553,7 +617,7 @@ class SqlRepository:
 
     async def _read(self, query: Select[Any]) -> list[Any]:
         with translate_errors("read the store"):
-            async with self._engine.connect() as connection:
+            async with self._connect() as connection:
                 return list(await connection.execute(query))
 
 

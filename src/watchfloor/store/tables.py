@@ -35,11 +35,14 @@ __all__ = [
     "alarm_timeline",
     "alarms",
     "api_tokens",
+    "audit_checkpoints",
+    "audit_log",
     "devices",
     "metadata",
     "signals",
     "sites",
     "store_health",
+    "taxonomy_versions",
 ]
 
 # Constraint names are fixed so that migrations can refer to them on every backend.
@@ -245,4 +248,57 @@ store_health = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("checked_at", UtcDateTime, nullable=False),
+)
+
+# --- audit log, checkpoints and taxonomy history (migration 0008) ----------------------------
+
+#: The append-only, hash-chained audit log (``core.audit``). The database refuses UPDATE and
+#: DELETE on it (triggers, see migration 0008). ``seq`` is given by the writer, 1, 2, 3 ...
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", ID, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("role", String(16), nullable=True),
+    Column("via", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=True),
+    Column("peer", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("digest", String(64), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    # The transparency register counts searches and exports of the last 30 days.
+    Index("ix_audit_log_action_at", "action", "at"),
+    Index("ix_audit_log_actor_seq", "actor", "seq"),
+)
+
+#: Signed statements of the chain's length and head; append-only like the log.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("count", ID, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
+#: Each taxonomy put in force, for the transparency register's history of changes.
+taxonomy_versions = Table(
+    "taxonomy_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("loaded_at", UtcDateTime, nullable=False),
+    Column("version", Text, nullable=False),
+    # SHA-256 of the canonical catalogue (types and mappings), to notice a change.
+    Column("digest", String(64), nullable=False),
+    Column("type_count", Integer, nullable=False),
+    # What changed since the previous version, as JSON lists of type codes.
+    Column("added", Text, nullable=False),
+    Column("removed", Text, nullable=False),
+    Column("changed", Text, nullable=False),
 )

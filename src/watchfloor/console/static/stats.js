@@ -12,6 +12,8 @@ function query(format) {
   const from = new Date($("from").value).toISOString();
   const to = new Date($("to").value).toISOString();
   const params = new URLSearchParams({ from, to, by: $("by").value, format });
+  // Exports are audited with the reason given (the server refuses one without).
+  if (format === "csv") params.set("reason", $("reason").value.trim());
   return `/api/stats?${params}`;
 }
 

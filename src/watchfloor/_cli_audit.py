@@ -1,0 +1,139 @@
+"""``watchfloor audit``: verify the audit chain and its checkpoints, sign a checkpoint now."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from watchfloor.app import database_url
+from watchfloor.clock import SystemClock
+from watchfloor.config import SettingsError, load_settings
+from watchfloor.core.audit import AuditEntry, VerifyReport
+from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.signing import AuditSigner, verify_with
+from watchfloor.store.audit import SqlAuditLog
+from watchfloor.store.database import migrate, open_engine
+
+__all__ = ["audit_app", "cli_entry"]
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default ./var; env WATCHFLOOR_DATA_DIR)."),
+]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (env WATCHFLOOR_CONFIG).")
+]
+
+
+def cli_entry(action: str, target: str | None = None, *, reason: str | None = None) -> AuditEntry:
+    """Return the audit entry of an administrative command run by the local user."""
+    return AuditEntry(
+        at=SystemClock().now(),
+        actor=getpass.getuser(),
+        role=None,
+        via="cli",
+        action=action,
+        target=target,
+        reason=reason,
+    )
+
+
+def _settings(config: Path | None, data_dir: Path | None) -> tuple[str, AuditSigner]:
+    try:
+        settings = load_settings(config_file=config, overrides={"data_dir": data_dir})
+    except SettingsError as err:
+        _err.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    return database_url(settings), AuditSigner.load_or_create(settings.data_dir)
+
+
+def _trusted(signer: AuditSigner, keys: list[str]) -> frozenset[str]:
+    for key in keys:
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key.lower()):
+            _err.print(f"[red]error:[/red] --trusted-key: {key!r} is not 64 hex digits")
+            raise typer.Exit(2)
+    return frozenset({signer.key_id, *(k.lower() for k in keys)})
+
+
+async def _verify(url: str, trusted: frozenset[str]) -> VerifyReport:
+    engine = open_engine(url)
+    try:
+        await migrate(engine)
+        return await SqlAuditLog(engine, SystemClock()).verify(partial(verify_with, trusted))
+    finally:
+        await engine.dispose()
+
+
+@audit_app.command("verify")
+def verify(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    trusted_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-key",
+            help="Another node's checkpoint public key (hex); the data dir's key is trusted.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the hash chain and check every signed checkpoint; exit 1 if anything is wrong."""
+    url, signer = _settings(config, data_dir)
+    try:
+        report = asyncio.run(_verify(url, _trusted(signer, trusted_key or [])))
+    except StoreUnavailableError as err:
+        _err.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    if report.ok:
+        _out.print(
+            f"audit log OK: {report.rows} rows, {report.checkpoints} signed checkpoints, "
+            f"head {report.head_hash}"
+        )
+        return
+    _err.print(
+        f"[red]audit log BROKEN[/red]: first broken row {report.first_broken} "
+        f"({report.rows} rows, {report.checkpoints} checkpoints)"
+    )
+    for problem in report.problems:
+        _err.print(f"  - {problem}")
+    raise typer.Exit(1)
+
+
+async def _checkpoint(url: str, signer: AuditSigner) -> str:
+    engine = open_engine(url)
+    try:
+        await migrate(engine)
+        audit_log = SqlAuditLog(engine, SystemClock())
+        await audit_log.record(cli_entry("audit.checkpoint"))
+        checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
+    finally:
+        await engine.dispose()
+    return f"checkpoint signed: {checkpoint.count} rows, head {checkpoint.head_hash}"
+
+
+@audit_app.command("checkpoint")
+def checkpoint(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Sign a checkpoint of the chain now (the server also does so every hour)."""
+    url, signer = _settings(config, data_dir)
+    try:
+        _out.print(asyncio.run(_checkpoint(url, signer)))
+    except StoreUnavailableError as err:
+        _err.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+
+
+@audit_app.command("key")
+def key(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Print this data directory's checkpoint public key (give it to verifiers of other nodes)."""
+    _, signer = _settings(config, data_dir)
+    _out.print(signer.key_id)

@@ -1,0 +1,154 @@
+"""Auditing of API requests: the entry of a request's action, and audited units of work.
+
+Every route that reads or writes alarm, signal, image or equipment data runs its store calls
+inside ``audited`` (or ``audited_handling``): the audit row and the action commit in one
+transaction, and a failed action is recorded as failed. Alarm changes made inside are
+published to the consoles only after that commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+
+from fastapi import Request
+from starlette.requests import HTTPConnection
+
+from watchfloor.core.audit import (
+    AuditEntry,
+    AuditOutcome,
+    AuditRecord,
+    Checkpoint,
+    VerifyReport,
+)
+from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.ports import AlarmEvent, Repository
+from watchfloor.core.principals import Principal
+
+__all__ = [
+    "AuditLog",
+    "CheckpointSigner",
+    "audit_entry",
+    "audited",
+    "audited_handling",
+    "record",
+]
+
+
+class AuditLog(Protocol):
+    """What the API reads of the audit log (``store.audit.SqlAuditLog``)."""
+
+    async def search(
+        self,
+        *,
+        limit: int,
+        before: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[AuditRecord]:
+        """Rows newest first, filtered."""
+        ...
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint, oldest first."""
+        ...
+
+    async def add_checkpoint(self, key_id: str, sign: Callable[[bytes], str]) -> Checkpoint:
+        """Sign and store a checkpoint of the chain as it is now."""
+        ...
+
+    async def verify(self, verify_signature: Callable[[str, bytes, str], bool]) -> VerifyReport:
+        """Recompute the chain and check the checkpoints."""
+        ...
+
+
+class CheckpointSigner(Protocol):
+    """The deployment's checkpoint key (``signing.AuditSigner``) and the keys it trusts."""
+
+    @property
+    def key_id(self) -> str:
+        """The public key, hex."""
+        ...
+
+    def sign(self, message: bytes) -> str:
+        """The hex signature of a message."""
+        ...
+
+
+def _via(principal: Principal) -> str:
+    label = principal.token_label
+    return label if ":" in label else f"token:{label}"
+
+
+def audit_entry(
+    request: HTTPConnection,
+    principal: Principal | None,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+    outcome: AuditOutcome = AuditOutcome.OK,
+) -> AuditEntry:
+    """Return the entry for an action of this request: who, from where, when (UTC)."""
+    services = request.app.state.services
+    return AuditEntry(
+        at=services.handling.clock.now(),
+        actor=principal.user if principal else "anonymous",
+        role=principal.role.value if principal else None,
+        via=_via(principal) if principal else "none",
+        action=action,
+        target=target,
+        peer=request.client.host if request.client else None,
+        reason=reason,
+        outcome=outcome,
+        digest=digest,
+    )
+
+
+@asynccontextmanager
+async def audited(
+    request: Request,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+) -> AsyncIterator[Repository]:
+    """Run the block's store calls and the action's audit row in one transaction."""
+    repository: Repository = request.app.state.services.repository
+    entry = audit_entry(request, principal, action, target, reason=reason, digest=digest)
+    async with repository.audited(entry) as bound:
+        yield bound
+
+
+@asynccontextmanager
+async def audited_handling(
+    request: Request,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+) -> AsyncIterator[AlarmHandling]:
+    """Like ``audited``, for the alarm use cases; their changes are published after commit."""
+    handling: AlarmHandling = request.app.state.services.handling
+    pending: list[AlarmEvent] = []
+    async with audited(request, principal, action, target, reason=reason, digest=digest) as bound:
+        yield replace(handling, repository=bound, publish=pending.append)
+    for event in pending:
+        handling.publish(event)
+
+
+async def record(request: HTTPConnection, entry: AuditEntry) -> None:
+    """Append an entry on its own (a refusal, a login, an action with no data write)."""
+    repository: Repository = request.app.state.services.repository
+    await repository.record_audit(entry)
