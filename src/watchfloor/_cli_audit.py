@@ -24,8 +24,8 @@ __all__ = ["audit_app", "cli_entry"]
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
-_out = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None,
@@ -100,8 +100,9 @@ def verify(
             f"head {report.head_hash}"
         )
         return
+    where = f"first broken row {report.first_broken}" if report.first_broken else "checkpoints"
     _err.print(
-        f"[red]audit log BROKEN[/red]: first broken row {report.first_broken} "
+        f"[red]audit log BROKEN[/red]: {where} "
         f"({report.rows} rows, {report.checkpoints} checkpoints)"
     )
     for problem in report.problems:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi import Depends, HTTPException, Request, Security, WebSocket
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from watchfloor.api.audit import audit_entry, record
 from watchfloor.core.audit import AuditOutcome, content_digest
@@ -46,10 +47,22 @@ async def authenticate_token(repository: Repository, token: str | None) -> Princ
     return await repository.authenticate(token)
 
 
-async def require_principal(request: Request) -> Principal:
+#: The bearer scheme as OpenAPI shows it: each operation lists, as the scheme's scopes, the
+#: permission it needs (``allowed``), so the document itself states the matrix per route.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token; each operation's scope is the permission it needs.",
+)
+
+
+async def require_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+) -> Principal:
     """FastAPI dependency: the principal of a request, or 401."""
     repository: Repository = request.app.state.services.repository
-    token = bearer_token(request.headers.get("authorization"))
+    token = credentials.credentials.strip() if credentials else None
     if token is None:
         raise HTTPException(401, "missing bearer token", headers=_CHALLENGE)
     principal = await authenticate_token(repository, token)
@@ -113,7 +126,7 @@ def allowed(permission: Permission) -> Any:
     valid credentials, 403 naming the role and the permission otherwise.
     """
     check = _CHECKS.setdefault(permission, _check(permission))
-    return Depends(check)
+    return Security(check, scopes=[permission.name])
 
 
 def permission_of(dependency: object) -> Permission | None:
