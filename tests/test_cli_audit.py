@@ -96,3 +96,16 @@ def test_verify_refuses_a_checkpoint_signed_by_another_key(tmp_path: Path) -> No
     code, output = _invoke("audit", "verify", "--data-dir", str(tmp_path), "--trusted-key", "xyz")
     assert code == 2
     assert "--trusted-key" in output
+
+
+def test_purge_reports_what_it_removed(tmp_path: Path) -> None:
+    _fill(tmp_path, 1)
+    code, output = _invoke("purge", "--data-dir", str(tmp_path))
+    assert code == 0, output
+    assert "nothing is past its retention period" in output
+    (tmp_path / "short.toml").write_text("retention_signals_days = 0\n", encoding="utf-8")
+    code, output = _invoke(
+        "purge", "--data-dir", str(tmp_path), "--config", str(tmp_path / "short.toml")
+    )
+    assert code == 2
+    assert "retention_signals_days" in output

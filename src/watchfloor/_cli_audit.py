@@ -1,4 +1,4 @@
-"""``watchfloor audit``: verify the audit chain and its checkpoints, sign a checkpoint now."""
+"""``watchfloor audit`` (verify the chain and its checkpoints, sign one now) and ``purge``."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from watchfloor.app import database_url
+from watchfloor.app import database_url, purge, retention_policy
 from watchfloor.clock import SystemClock
-from watchfloor.config import SettingsError, load_settings
+from watchfloor.config import Settings, SettingsError, load_settings
 from watchfloor.core.audit import AuditEntry, VerifyReport
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.database import migrate, open_engine
 
-__all__ = ["audit_app", "cli_entry"]
+__all__ = ["audit_app", "cli_entry", "purge_command"]
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -49,12 +49,16 @@ def cli_entry(action: str, target: str | None = None, *, reason: str | None = No
     )
 
 
-def _settings(config: Path | None, data_dir: Path | None) -> tuple[str, AuditSigner]:
+def _load(config: Path | None, data_dir: Path | None) -> Settings:
     try:
-        settings = load_settings(config_file=config, overrides={"data_dir": data_dir})
+        return load_settings(config_file=config, overrides={"data_dir": data_dir})
     except SettingsError as err:
         _err.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
+
+
+def _settings(config: Path | None, data_dir: Path | None) -> tuple[str, AuditSigner]:
+    settings = _load(config, data_dir)
     return database_url(settings), AuditSigner.load_or_create(settings.data_dir)
 
 
@@ -138,3 +142,23 @@ def key(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Print this data directory's checkpoint public key (give it to verifiers of other nodes)."""
     _, signer = _settings(config, data_dir)
     _out.print(signer.key_id)
+
+
+async def _purge(settings: Settings) -> str:
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        result = await purge(engine, retention_policy(settings), SystemClock(), getpass.getuser())
+    finally:
+        await engine.dispose()
+    return f"purged {result.summary()}" if result.total else "nothing is past its retention period"
+
+
+def purge_command(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Delete and redact what is past its retention period now (the server does so hourly)."""
+    settings = _load(config, data_dir)
+    try:
+        _out.print(asyncio.run(_purge(settings)))
+    except StoreUnavailableError as err:
+        _err.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err

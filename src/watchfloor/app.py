@@ -23,20 +23,31 @@ from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
+from watchfloor.core.audit import AuditEntry
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
+from watchfloor.core.retention import PurgeResult, RetentionPolicy
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
 from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
+from watchfloor.store.retention import purge_due
 from watchfloor.store.writer import GroupCommitWriter, open_writer
 from watchfloor.taxonomy import load_taxonomy
 
-__all__ = ["Platform", "database_url", "open_platform", "open_repository", "serve"]
+__all__ = [
+    "Platform",
+    "database_url",
+    "open_platform",
+    "open_repository",
+    "purge",
+    "retention_policy",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +251,52 @@ async def _serve_checkpoints(audit_log: SqlAuditLog, signer: AuditSigner, period
             await audit_log.add_checkpoint(signer.key_id, signer.sign)
 
 
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """Return the retention policy the settings define."""
+    return RetentionPolicy.of_days(
+        signals=settings.retention_signals_days,
+        images=settings.retention_images_days,
+        notes=settings.retention_notes_days,
+        closed_alarms=settings.retention_closed_alarms_days,
+    )
+
+
+async def purge(
+    engine: AsyncEngine, policy: RetentionPolicy, clock: Clock, actor: str
+) -> PurgeResult:
+    """Purge everything due now under the policy; each batch is audited as ``actor``'s."""
+    cutoffs = policy.cutoffs(clock.now())
+
+    def entry(done: PurgeResult) -> AuditEntry:
+        return AuditEntry(
+            at=clock.now(),
+            actor=actor,
+            role=None,
+            via="system" if actor == "system" else "cli",
+            action="retention.purge",
+            target=done.summary(),
+            reason="retention period ended",
+        )
+
+    return await purge_due(engine, cutoffs, entry)
+
+
+async def _serve_retention(
+    engine: AsyncEngine, policy: RetentionPolicy, clock: Clock, period: float
+) -> None:
+    """Purge what is past its retention period, now and every ``period`` seconds."""
+    while True:
+        try:
+            result = await purge(engine, policy, clock, "system")
+            if result.total:
+                logger.info("retention purge: %s", result.summary())
+        except StoreUnavailableError:
+            logger.error("retention purge failed: store unavailable; retrying")
+        except Exception:  # task boundary: the purge must outlive a bug in one run
+            logger.exception("retention purge failed")
+        await asyncio.sleep(period)
+
+
 @asynccontextmanager
 async def _running(work: Coroutine[object, object, None], *, name: str) -> AsyncIterator[None]:
     """Run a background task for the duration of the block; cancel it on exit."""
@@ -314,6 +371,12 @@ async def open_platform(
                 _running(
                     _serve_checkpoints(audit_log, signer, settings.audit_checkpoint_interval),
                     name="audit-checkpoints",
+                ),
+                _running(
+                    _serve_retention(
+                        engine, retention_policy(settings), clock, settings.retention_purge_interval
+                    ),
+                    name="retention",
                 ),
             ):
                 api = create_api(

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchfloor._cli_audit import audit_app, cli_entry
+from watchfloor._cli_audit import audit_app, cli_entry, purge_command
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
@@ -36,6 +36,7 @@ taxonomy_app = typer.Typer(help="The alarm-type taxonomy.", no_args_is_help=True
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(audit_app, name="audit")
+app.command("purge")(purge_command)
 add_simulate_command(app)
 
 err_console = Console(stderr=True)

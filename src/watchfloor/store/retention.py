@@ -1,0 +1,145 @@
+"""The purge: deleting and redacting what the retention policy says is due, audited.
+
+Work is done in batches of at most ``batch`` rows per kind, each batch one transaction that
+also appends its ``retention.purge`` audit row, so a first purge of a large, old database
+never holds the write lock for long (intake waits for it) and a purge cancelled half-way
+leaves only whole batches done. Idempotent: running it again removes nothing more until more
+data falls due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from sqlalchemy import and_, delete, not_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from watchfloor.core.alarms import OPEN_STATES, AlarmState
+from watchfloor.core.audit import AuditEntry
+from watchfloor.core.retention import PERSON_WRITTEN, REDACTED, Cutoffs, DataKind, PurgeResult
+from watchfloor.store._errors import translate_errors
+from watchfloor.store.audit import append_audit
+from watchfloor.store.database import write_transaction
+from watchfloor.store.tables import alarm_timeline, alarms, signals
+
+__all__ = ["purge_due"]
+
+_BATCH: Final = 2000
+_OPEN = sorted(state.value for state in OPEN_STATES)
+
+
+async def _purge_closed_alarms(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
+    ids = (
+        (
+            await connection.execute(
+                select(alarms.c.id)
+                .where(
+                    alarms.c.state == AlarmState.CLOSED.value,
+                    alarms.c.closed_at < cutoffs.before[DataKind.CLOSED_ALARMS],
+                )
+                .limit(batch)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0
+    await connection.execute(delete(alarm_timeline).where(alarm_timeline.c.alarm_id.in_(ids)))
+    await connection.execute(delete(signals).where(signals.c.alarm_id.in_(ids)))
+    await connection.execute(delete(alarms).where(alarms.c.id.in_(ids)))
+    return len(ids)
+
+
+async def _purge_signals(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
+    open_alarms = select(alarms.c.id).where(alarms.c.state.in_(_OPEN))
+    ids = (
+        (
+            await connection.execute(
+                select(signals.c.id)
+                .where(
+                    signals.c.received_at < cutoffs.before[DataKind.SIGNALS],
+                    or_(signals.c.alarm_id.is_(None), not_(signals.c.alarm_id.in_(open_alarms))),
+                )
+                .limit(batch)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0
+    # The timeline keeps its entry ("restored", "repeated"), without the signal behind it.
+    await connection.execute(
+        update(alarm_timeline).where(alarm_timeline.c.signal_id.in_(ids)).values(signal_id=None)
+    )
+    await connection.execute(delete(signals).where(signals.c.id.in_(ids)))
+    return len(ids)
+
+
+async def _redact_notes(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
+    due = (
+        (
+            await connection.execute(
+                select(alarm_timeline.c.id)
+                .where(
+                    and_(
+                        alarm_timeline.c.at < cutoffs.before[DataKind.NOTES],
+                        alarm_timeline.c.kind.in_(sorted(PERSON_WRITTEN)),
+                        alarm_timeline.c.detail != "",
+                        alarm_timeline.c.detail != REDACTED,
+                    )
+                )
+                .limit(batch)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not due:
+        return 0
+    await connection.execute(
+        update(alarm_timeline).where(alarm_timeline.c.id.in_(due)).values(detail=REDACTED)
+    )
+    return len(due)
+
+
+async def purge_due(
+    engine: AsyncEngine,
+    cutoffs: Cutoffs,
+    audit: Callable[[PurgeResult], AuditEntry],
+    *,
+    batch: int = _BATCH,
+) -> PurgeResult:
+    """Delete and redact everything due at ``cutoffs``, in audited batches.
+
+    Closed alarms go with their timeline and signals; signals go unless their alarm is open;
+    person-written timeline texts are replaced by ``REDACTED``. Each batch commits with the
+    audit entry ``audit`` makes of what the batch removed.
+
+    Returns:
+        What was removed, all batches together.
+
+    Raises:
+        StoreUnavailableError: the batch under way was not committed (those before were).
+    """
+    total = PurgeResult()
+    while True:
+        with translate_errors("purge data past its retention period"):
+            async with write_transaction(engine) as connection:
+                done = PurgeResult(
+                    closed_alarms=await _purge_closed_alarms(connection, cutoffs, batch),
+                    signals=await _purge_signals(connection, cutoffs, batch),
+                    notes=await _redact_notes(connection, cutoffs, batch),
+                )
+                if done.total:
+                    await append_audit(connection, audit(done))
+        total = PurgeResult(
+            signals=total.signals + done.signals,
+            images=total.images + done.images,
+            notes=total.notes + done.notes,
+            closed_alarms=total.closed_alarms + done.closed_alarms,
+        )
+        if max(done.signals, done.notes, done.closed_alarms) < batch:
+            return total
