@@ -36,6 +36,7 @@ from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import purge_due
+from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
 from watchfloor.store.writer import GroupCommitWriter, open_writer
 from watchfloor.taxonomy import load_taxonomy
 
@@ -332,6 +333,7 @@ async def open_platform(
         audit_log = SqlAuditLog(engine, clock)
         signer = AuditSigner.load_or_create(settings.data_dir)
         await _bootstrap_tokens(settings, repository, announce)
+        await record_taxonomy(engine, taxonomy, clock)
         bus = LocalBus()
         async with open_writer(
             engine,
@@ -386,7 +388,10 @@ async def open_platform(
                         events=bus,
                         metrics=_metrics(receiver, writer, bus),
                         register=RegisterInfo(
-                            operator_name=settings.operator_name, contact=settings.contact
+                            operator_name=settings.operator_name,
+                            contact=settings.contact,
+                            retention=retention_policy(settings),
+                            taxonomy_history=partial(taxonomy_history, engine),
                         ),
                         audit_log=audit_log,
                         signer=signer,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from importlib import resources
+from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
+from conftest import TOKEN
 from support.panel import open_tcp_panel, reply_token, sia_frame
 from watchfloor.app import open_platform
 from watchfloor.config import Settings
+from watchfloor.core.principals import Role
+from watchfloor.taxonomy import SHIPPED_TAXONOMY
 
 
 async def _get(settings: Settings, path: str, *, raise_alarm: bool = False) -> httpx.Response:
@@ -55,3 +61,91 @@ async def test_register_names_the_operator_when_configured(settings: Settings) -
     assert "has not yet said" not in page.text
     register = (await _get(configured, "/transparency.json")).json()
     assert register["missing"] == []
+
+
+async def test_register_figures_equal_the_databases(settings: Settings) -> None:
+    configured = replace(settings, retention_images_days=14)
+    async with open_platform(configured) as platform:
+        await platform.repository.ensure_token(
+            user="sam", role=Role.SUPERVISOR, label="desk", token="sup-token"
+        )
+        await platform.repository.ensure_token(
+            user="ada", role=Role.AUDITOR, label="desk", token="aud-token"
+        )
+        transport = httpx.ASGITransport(app=platform.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
+            for n in range(3):
+                exported = await http.get(
+                    f"/api/stats?format=csv&reason=report+{n}",
+                    headers={"Authorization": "Bearer sup-token"},
+                )
+                assert exported.status_code == 200
+            refused = await http.get(
+                "/api/stats?format=csv", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            assert refused.status_code == 422
+            checkpoint = await http.post(
+                "/api/audit/checkpoints", headers={"Authorization": "Bearer aud-token"}
+            )
+            assert checkpoint.status_code == 201
+            register = (await http.get("/transparency.json")).json()
+            page = (await http.get("/transparency")).text
+        async with platform.engine.connect() as connection:
+            exports = (
+                await connection.execute(
+                    text(
+                        "SELECT count(*) FROM audit_log "
+                        "WHERE action LIKE 'export.%' AND outcome = 'ok'"
+                    )
+                )
+            ).scalar_one()
+            role_rows = await connection.execute(
+                text(
+                    "SELECT role, count(DISTINCT user_name) FROM api_tokens "
+                    "WHERE revoked_at IS NULL GROUP BY role"
+                )
+            )
+            roles = {str(row[0]): int(row[1]) for row in role_rows}
+            head = (
+                await connection.execute(
+                    text("SELECT count, head_hash FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
+                )
+            ).one()
+            types = (
+                await connection.execute(text("SELECT type_count FROM taxonomy_versions"))
+            ).all()
+    assert register["exports"] == exports == 3
+    assert register["searches"] == 0
+    assert register["users_by_role"] == roles == {"admin": 1, "auditor": 1, "supervisor": 1}
+    assert register["audit_checkpoint"]["rows"] == head.count == checkpoint.json()["count"]
+    assert register["audit_checkpoint"]["head_hash"] == head.head_hash
+    assert {(r["kind"], r["days"]) for r in register["retention"]} == {
+        ("raw signals", 90),
+        ("images", 14),
+        ("notes and free text", 180),
+        ("closed alarms", 365),
+    }
+    [history] = register["taxonomy_history"]
+    assert [(history["type_count"],)] == [tuple(row) for row in types]
+    assert history["added"] == sorted(t["code"] for t in register["alarm_types"])
+    assert "14 days" in page
+    assert head.head_hash in page
+    assert "report 0" not in page
+
+
+async def test_a_changed_taxonomy_is_recorded_once(settings: Settings, tmp_path: Path) -> None:
+    await _get(settings, "/transparency.json")
+    shipped = (resources.files("watchfloor.taxonomy") / SHIPPED_TAXONOMY).read_text(
+        encoding="utf-8"
+    )
+    changed = tmp_path / "changed.toml"
+    changed.write_text(
+        shipped.replace('name = "Fire pre-alarm (unverified)"', 'name = "Fire pre-alarm"'),
+        encoding="utf-8",
+    )
+    configured = replace(settings, taxonomy_file=changed)
+    await _get(configured, "/transparency.json")
+    register = (await _get(configured, "/transparency.json")).json()
+    newest, first = register["taxonomy_history"]
+    assert (newest["added"], newest["removed"], newest["changed"]) == ([], [], [112])
+    assert len(first["added"]) == len(register["alarm_types"])

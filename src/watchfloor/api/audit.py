@@ -8,7 +8,7 @@ published to the consoles only after that commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -57,6 +57,14 @@ class AuditLog(Protocol):
 
     async def checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint, oldest first."""
+        ...
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint, if any."""
+        ...
+
+    async def count_actions(self, prefixes: Sequence[str], *, since: datetime) -> dict[str, int]:
+        """How many successful rows of actions starting with each prefix since a time."""
         ...
 
     async def add_checkpoint(self, key_id: str, sign: Callable[[bytes], str]) -> Checkpoint:

@@ -1,14 +1,15 @@
 """The public transparency register: what this deployment monitors, why, and for how long.
 
 Public by design (no token): it is how the people a control room protects can see what it
-does. Built from live data — the taxonomy in force with each type's basis, aggregate counts —
-and never containing personal data: no sites, devices, names or free text, only categories
-and numbers.
+does. Built from live data — the taxonomy in force with each type's basis and its history, the
+retention periods, aggregate counts, the latest signed audit checkpoint — and never containing
+personal data: no sites, devices, names or free text, only categories and numbers.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -17,8 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
+from watchfloor.api.audit import AuditLog
 from watchfloor.core.alarm_types import Basis, Taxonomy
 from watchfloor.core.ports import Clock, Repository
+from watchfloor.core.retention import RetentionPolicy
+from watchfloor.core.taxonomy_history import TaxonomyVersion
 
 __all__ = ["RegisterInfo", "TransparencyOut", "transparency_router"]
 
@@ -36,12 +40,23 @@ DOES_NOT = (
 WINDOW = timedelta(days=30)
 
 
+#: The audit actions the register counts as searches and as exports.
+SEARCH_ACTIONS = "search."
+EXPORT_ACTIONS = "export."
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegisterInfo:
-    """Who runs this deployment and how to reach them; None while not configured."""
+    """What the register shows that is not in the store's tables.
+
+    Who runs this deployment and how to reach them (None while not configured), its
+    retention policy, and where the taxonomy's recorded history comes from.
+    """
 
     operator_name: str | None
     contact: str | None
+    retention: RetentionPolicy
+    taxonomy_history: Callable[[], Awaitable[list[TaxonomyVersion]]]
 
 
 class AlarmTypeEntry(BaseModel):
@@ -54,6 +69,35 @@ class AlarmTypeEntry(BaseModel):
     priority: int
 
 
+class RetentionEntry(BaseModel):
+    """How long one kind of data is kept."""
+
+    kind: str
+    days: int
+
+
+class CheckpointEntry(BaseModel):
+    """The latest signed statement of the audit log's length and head."""
+
+    rows: int
+    head_hash: str
+    at: datetime
+    public_key: str
+    signature: str
+
+
+class TaxonomyChangeEntry(BaseModel):
+    """A taxonomy put in force, and the types it added, removed and changed."""
+
+    loaded_at: datetime
+    version: str
+    digest: str
+    type_count: int
+    added: list[int]
+    removed: list[int]
+    changed: list[int]
+
+
 class TransparencyOut(BaseModel):
     """The register, as JSON."""
 
@@ -64,32 +108,56 @@ class TransparencyOut(BaseModel):
     does_not: list[str]
     taxonomy_version: str
     alarm_types: list[AlarmTypeEntry]
-    retention: str
+    retention: list[RetentionEntry]
     counts_since: datetime
     alarms_by_category: dict[str, int]
+    searches: int
+    exports: int
+    users_by_role: dict[str, int]
+    audit_checkpoint: CheckpointEntry | None
+    taxonomy_history: list[TaxonomyChangeEntry]
 
 
-def _services(request: Request) -> tuple[Repository, Taxonomy, Clock, RegisterInfo]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sources:
+    repository: Repository
+    audit_log: AuditLog
+    taxonomy: Taxonomy
+    clock: Clock
+    info: RegisterInfo
+
+
+def _services(request: Request) -> _Sources:
     services = request.app.state.services
-    return (
-        services.repository,
-        services.handling.taxonomy,
-        services.handling.clock,
-        services.register,
+    return _Sources(
+        repository=services.repository,
+        audit_log=services.audit_log,
+        taxonomy=services.handling.taxonomy,
+        clock=services.handling.clock,
+        info=services.register,
     )
 
 
-Services = Annotated[tuple[Repository, Taxonomy, Clock, RegisterInfo], Depends(_services)]
+Services = Annotated[_Sources, Depends(_services)]
 
 
-async def _register(services: tuple[Repository, Taxonomy, Clock, RegisterInfo]) -> TransparencyOut:
-    repository, taxonomy, clock, info = services
+async def _register(sources: _Sources) -> TransparencyOut:
+    repository, taxonomy, clock, info = (
+        sources.repository,
+        sources.taxonomy,
+        sources.clock,
+        sources.info,
+    )
     since = clock.now() - WINDOW
     counts: dict[str, int] = {}
     for fact in await repository.alarm_facts(start=since, end=clock.now()):
         alarm_type = taxonomy.types.get(fact.type_code)
         category = alarm_type.category if alarm_type is not None else "other"
         counts[category] = counts.get(category, 0) + 1
+    audit_counts = await sources.audit_log.count_actions(
+        [SEARCH_ACTIONS, EXPORT_ACTIONS], since=since
+    )
+    checkpoint = await sources.audit_log.latest_checkpoint()
     missing = [
         name
         for name, value in (
@@ -111,13 +179,49 @@ async def _register(services: tuple[Repository, Taxonomy, Clock, RegisterInfo]) 
             )
             for t in taxonomy.types.values()
         ],
-        retention=(
-            "Not yet configured: this version keeps signals and alarms until an administrator "
-            "deletes them. Automatic deletion per kind of data is planned."
-        ),
+        retention=[
+            RetentionEntry(kind=kind.value, days=period.days)
+            for kind, period in info.retention.periods.items()
+        ],
         counts_since=since,
         alarms_by_category=dict(sorted(counts.items())),
+        searches=audit_counts[SEARCH_ACTIONS],
+        exports=audit_counts[EXPORT_ACTIONS],
+        users_by_role=await repository.count_users_by_role(),
+        audit_checkpoint=None
+        if checkpoint is None
+        else CheckpointEntry(
+            rows=checkpoint.count,
+            head_hash=checkpoint.head_hash,
+            at=checkpoint.at,
+            public_key=checkpoint.key_id,
+            signature=checkpoint.signature,
+        ),
+        taxonomy_history=[
+            TaxonomyChangeEntry(
+                loaded_at=v.loaded_at,
+                version=v.version,
+                digest=v.digest,
+                type_count=v.type_count,
+                added=list(v.added),
+                removed=list(v.removed),
+                changed=list(v.changed),
+            )
+            for v in await info.taxonomy_history()
+        ],
     )
+
+
+def _rows(cells: list[tuple[object, ...]], empty: str, columns: int) -> str:
+    e = html.escape
+    body = "".join(
+        "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in cells
+    )
+    return body or f"<tr><td colspan={columns}>{e(empty)}</td></tr>"
+
+
+def _codes(codes: list[int]) -> str:
+    return ", ".join(map(str, codes)) or "-"
 
 
 def _html(register: TransparencyOut) -> str:
@@ -132,32 +236,67 @@ def _html(register: TransparencyOut) -> str:
             "<p class='missing'><strong>This deployment has not yet said who runs it "
             f"or how to reach them:</strong></p><ul>{missing}</ul>"
         )
-    types = "".join(
-        f"<tr><td>{t.code}</td><td>{e(t.name)}</td><td>{e(t.category)}</td>"
-        f"<td>{e(t.basis)}</td><td>P{t.priority}</td></tr>"
-        for t in register.alarm_types
+    types = _rows(
+        [(t.code, t.name, t.category, t.basis, f"P{t.priority}") for t in register.alarm_types],
+        "No alarm types.",
+        5,
     )
-    counts = "".join(
-        f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in register.alarms_by_category.items()
-    ) or ("<tr><td colspan=2>No alarms.</td></tr>")
+    counts = _rows(list(register.alarms_by_category.items()), "No alarms.", 2)
+    retention = _rows([(r.kind, f"{r.days} days") for r in register.retention], "", 2)
+    users = _rows(list(register.users_by_role.items()), "No users.", 2)
+    checkpoint = register.audit_checkpoint
+    signed = (
+        f"<p>At {e(checkpoint.at.isoformat())} the audit log held {checkpoint.rows} rows ending "
+        f"in <code>{e(checkpoint.head_hash)}</code>, signed (Ed25519) by the key "
+        f"<code>{e(checkpoint.public_key)}</code>: <code class='wrap'>"
+        f"{e(checkpoint.signature)}</code></p>"
+        if checkpoint
+        else "<p>No checkpoint has been signed yet.</p>"
+    )
+    history = _rows(
+        [
+            (
+                v.loaded_at.isoformat(),
+                v.version,
+                v.type_count,
+                _codes(v.added),
+                _codes(v.removed),
+                _codes(v.changed),
+            )
+            for v in register.taxonomy_history
+        ],
+        "No taxonomy recorded yet.",
+        6,
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Transparency register</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.2rem .5rem;text-align:left}}
-.missing{{color:#a00}}</style></head><body>
+<link rel="stylesheet" href="/transparency.css"></head><body>
 <h1>Transparency register</h1>
 {operator}
 <h2>What this system is for</h2><ul>{"".join(f"<li>{e(p)}</li>" for p in register.purposes)}</ul>
 <h2>What this system does not do</h2><ul>{"".join(f"<li>{e(d)}</li>" for d in register.does_not)}</ul>
-<h2>Retention</h2><p>{e(register.retention)}</p>
-<h2>Alarms in the last 30 days, by category</h2>
+<h2>How long data is kept</h2>
+<p>Data past its period is deleted automatically; evidence of an alarm still open is kept
+until it is closed. The audit log is kept for the life of the deployment.</p>
+<table><tr><th>Data</th><th>Kept for</th></tr>{retention}</table>
+<h2>The last 30 days</h2>
 <table><tr><th>Category</th><th>Alarms</th></tr>{counts}</table>
+<p>Searches of stored data: {register.searches}. Exports: {register.exports}.
+Each needs a reason, and each is in the audit log.</p>
+<table><tr><th>Role</th><th>Users</th></tr>{users}</table>
+<h2>Audit log</h2>
+<p>Every read and change of alarm data is recorded in a hash-chained log that cannot be
+altered without detection.</p>
+{signed}
 <h2>Alarm types in force (taxonomy {e(register.taxonomy_version)})</h2>
 <p>Every type names the harm it addresses from a closed list.</p>
 <table><tr><th>Code</th><th>Type</th><th>Category</th><th>Harm addressed</th><th>Priority</th></tr>
 {types}</table>
+<h2>Changes to the alarm types</h2>
+<table><tr><th>In force from</th><th>Version</th><th>Types</th><th>Added</th><th>Removed</th>
+<th>Changed</th></tr>{history}</table>
 </body></html>
 """
 

@@ -212,6 +212,10 @@ class Repository(Protocol):
         """Make sure an API token with this value exists for the user (idempotent)."""
         ...
 
+    async def count_users_by_role(self) -> dict[str, int]:
+        """Return how many users hold each role (roles without users are left out)."""
+        ...
+
     async def count_tokens(self) -> int:
         """Return how many unrevoked API tokens exist."""
         ...

@@ -32,7 +32,7 @@ from watchfloor.store._errors import translate_errors
 from watchfloor.store.database import write_transaction
 from watchfloor.store.tables import audit_checkpoints, audit_log
 
-__all__ = ["SqlAuditLog", "append_audit"]
+__all__ = ["SqlAuditLog", "append_audit", "lock_chain"]
 
 #: Arbitrary, fixed: the PostgreSQL advisory lock that serialises audit appends.
 _APPEND_LOCK: Final = 0x57A7_0A0D
@@ -40,13 +40,18 @@ _APPEND_LOCK: Final = 0x57A7_0A0D
 _VERIFY_PAGE: Final = 5000
 
 
+async def lock_chain(connection: AsyncConnection) -> None:
+    """Hold the append lock until the transaction ends (SQLite's write lock does already)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+
+
 async def append_audit(connection: AsyncConnection, entry: AuditEntry) -> AuditRecord:
     """Append an entry to the chain inside the caller's (write) transaction.
 
     Not idempotent: each call appends a row. Rolled back with the transaction.
     """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    await lock_chain(connection)
     head = (
         await connection.execute(
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
@@ -159,16 +164,18 @@ class SqlAuditLog:
             rows = (await connection.execute(query)).all()
         return [_record_from_row(row) for row in rows]
 
-    async def count_actions(self, actions: Sequence[str], *, since: datetime) -> dict[str, int]:
-        """Return how many rows of each action were written since a time (0 if none)."""
-        query = (
-            select(audit_log.c.action, func.count())
-            .where(audit_log.c.action.in_(actions), audit_log.c.at >= since)
-            .group_by(audit_log.c.action)
-        )
+    async def count_actions(self, prefixes: Sequence[str], *, since: datetime) -> dict[str, int]:
+        """Return how many successful rows of actions starting with each prefix since a time."""
+        counts: dict[str, int] = {}
         async with self._reading() as connection:
-            counts = {row[0]: int(row[1]) for row in (await connection.execute(query)).all()}
-        return {action: counts.get(action, 0) for action in actions}
+            for prefix in prefixes:
+                query = select(func.count()).where(
+                    audit_log.c.action.startswith(prefix, autoescape=True),
+                    audit_log.c.at >= since,
+                    audit_log.c.outcome == AuditOutcome.OK.value,
+                )
+                counts[prefix] = int((await connection.execute(query)).scalar_one())
+        return counts
 
     async def checkpoints(self) -> list[Checkpoint]:
         """Return every checkpoint, oldest first."""
@@ -186,10 +193,7 @@ class SqlAuditLog:
         """
         with translate_errors("write an audit checkpoint"):
             async with write_transaction(self._engine) as connection:
-                if connection.dialect.name == "postgresql":
-                    await connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK}
-                    )
+                await lock_chain(connection)
                 head = (
                     await connection.execute(
                         select(audit_log.c.seq, audit_log.c.hash)

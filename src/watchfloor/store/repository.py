@@ -597,6 +597,23 @@ class SqlRepository:
         count: int = rows[0][0]
         return count
 
+    async def count_users_by_role(self) -> dict[str, int]:
+        """Return how many users hold each role through an unrevoked token.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        users = (
+            select(api_tokens.c.user_name, api_tokens.c.role)
+            .where(api_tokens.c.revoked_at.is_(None))
+            .distinct()
+            .subquery()
+        )
+        rows = await self._read(
+            select(users.c.role, func.count()).group_by(users.c.role).order_by(users.c.role)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     async def authenticate(self, token: str) -> Principal | None:
         """Return the principal of an unrevoked token, or None.
 

@@ -301,4 +301,6 @@ taxonomy_versions = Table(
     Column("added", Text, nullable=False),
     Column("removed", Text, nullable=False),
     Column("changed", Text, nullable=False),
+    # Each type's fingerprint (core.taxonomy_history) as JSON, to compare the next version.
+    Column("fingerprints", Text, nullable=False),
 )

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("added", sa.Text, nullable=False),
         sa.Column("removed", sa.Text, nullable=False),
         sa.Column("changed", sa.Text, nullable=False),
+        sa.Column("fingerprints", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_taxonomy_versions"),
     )
     if op.get_bind().dialect.name == "postgresql":
