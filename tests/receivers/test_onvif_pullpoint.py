@@ -65,10 +65,18 @@ class RecordedSleep:
 
     def __init__(self) -> None:
         self.delays: list[float] = []
+        self._changed = asyncio.Condition()
 
     async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+        async with self._changed:
+            self.delays.append(seconds)
+            self._changed.notify_all()
         await asyncio.sleep(0)
+
+    async def wait_for(self, count: int) -> None:
+        """Wait (bounded) until the receiver has backed off ``count`` times in all."""
+        async with asyncio.timeout(30), self._changed:
+            await self._changed.wait_for(lambda: len(self.delays) >= count)
 
 
 async def _register_camera(platform: Platform, clock: FakeClock, interval: float) -> None:
@@ -210,7 +218,7 @@ async def test_reconnects_with_capped_backoff_after_the_camera_drops(
         responder.reboot()
         responder.wake()
         # Every attempt fails while the camera is down; the delays double up to the cap.
-        await _until(lambda: len(sleep.delays) >= 6)
+        await sleep.wait_for(6)
         assert sleep.delays[:6] == [1, 2, 4, 8, 8, 8]
         responder.down = False
         responder.queue(_recorded("tamper_hikvision.xml"))
@@ -283,12 +291,13 @@ async def test_a_silent_camera_raises_link_lost_and_its_return_restores(
         open_onvif_responder(clock) as responder,
     ):
         await _register_camera(platform, clock, interval=2)
-        async with _running(responder, platform, clock, RecordedSleep()) as receiver:
+        sleep = RecordedSleep()
+        async with _running(responder, platform, clock, sleep):
             await responder.wait_for("PullMessages", 2)
             assert await platform.supervision.check() == 0
             responder.down = True
             responder.wake()
-            await _until(lambda: receiver.counters["failures"] >= 1)
+            await sleep.wait_for(1)  # the pull after the last good one failed
             clock.advance(2 + 30 + 1)  # interval + default grace, and a second
             assert await platform.supervision.check() == 1
             alarms = await platform.repository.list_alarms(state=None, limit=5, after=None)
@@ -306,10 +315,3 @@ async def test_a_silent_camera_raises_link_lost_and_its_return_restores(
 async def _device(platform: Platform) -> Row[Any]:
     async with platform.engine.connect() as connection:
         return (await connection.execute(devices.select().where(devices.c.name == DEVICE))).one()
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait, bounded, until the receiver has got somewhere the responder cannot see."""
-    async with asyncio.timeout(30):
-        while not condition():
-            await asyncio.sleep(0.01)

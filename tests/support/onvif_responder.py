@@ -71,9 +71,8 @@ class OnvifResponder:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
+                head = await self._read_head(reader)
+                if head is None:
                     return
                 request_line = head.split(b"\r\n", 1)[0].decode()
                 length = int(re.search(rb"(?i)content-length:\s*(\d+)", head)[1])  # type: ignore[index]
@@ -91,6 +90,13 @@ class OnvifResponder:
         finally:
             writer.close()
 
+    @staticmethod
+    async def _read_head(reader: asyncio.StreamReader) -> bytes | None:
+        try:
+            return await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
     async def _answer(self, request_line: str, body: bytes) -> tuple[str, bytes]:
         operation = fromstring(body).find(_BODY)[0].tag.rsplit("}", 1)[-1]  # type: ignore[index]
         async with self._changed:
@@ -101,7 +107,9 @@ class OnvifResponder:
         if operation in ("PullMessages", "Renew", "Unsubscribe") and (
             subscription not in self._subscriptions
         ):
-            return "500 Internal Server Error", (_SOAP / "fault_unknown_subscription.xml").read_bytes()
+            return "500 Internal Server Error", (
+                _SOAP / "fault_unknown_subscription.xml"
+            ).read_bytes()
         if operation == "PullMessages":
             return "200 OK", await self._pull(body)
         if operation == "CreatePullPointSubscription":

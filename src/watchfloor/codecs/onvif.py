@@ -326,7 +326,7 @@ def _parse(data: bytes) -> Element:
         raise FormatError(f"ONVIF reply of {len(data)} bytes exceeds {MAX_REPLY_BYTES}")
     try:
         return fromstring(data, forbid_dtd=True)
-    except (ParseError, DefusedXmlException, ValueError) as err:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as err:
         raise FormatError(f"ONVIF reply is not acceptable XML: {err}") from err
 
 
