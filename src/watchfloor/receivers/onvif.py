@@ -128,9 +128,10 @@ class OnvifReceiver:
     async def serve(self) -> None:
         """Subscribe, pull and deliver until cancelled; reconnect after every failure.
 
-        Cancellation unsubscribes (best effort, bounded) and closes the HTTP sessions; what
-        was pulled but not yet committed is pulled again by nobody, as with any camera
-        restart (ONVIF keeps no acknowledgement of pulled messages).
+        Cancellation unsubscribes (best effort, bounded) and closes the HTTP sessions.
+        Messages pulled but not yet committed when cancelled are lost, as when a camera
+        restarts: ONVIF has no acknowledgement of pulled messages. A store outage is not a
+        cancellation: delivery is retried until it commits, and the camera queues meanwhile.
         """
         delay = self._timing.backoff_initial
         while True:
