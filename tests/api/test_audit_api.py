@@ -180,3 +180,45 @@ async def test_opening_the_stream_is_audited(platform: Platform) -> None:
             pass
     [row] = await _rows(platform)
     assert (row.entry.actor, row.entry.action) == ("admin", "stream.open")
+
+
+async def test_searches_and_exports_need_a_reason_and_are_audited(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    alarm_id = await _raise_alarm(platform)
+    assert (
+        await client.get("/api/search/alarms?site=Depot", headers=SUPERVISOR)
+    ).status_code == 422
+    assert (
+        await client.get("/api/search/alarms?site=Depot&reason=+", headers=SUPERVISOR)
+    ).status_code == 422
+    assert (
+        await client.get("/api/search/alarms?site=Depot&reason=x", headers=OPERATOR)
+    ).status_code == 403
+    found = await client.get(
+        "/api/search/alarms?site=Depot&reason=police+request+7", headers=SUPERVISOR
+    )
+    assert found.status_code == 200
+    assert [a["id"] for a in found.json()["items"]] == [alarm_id]
+    elsewhere = await client.get(
+        "/api/search/alarms?site=Elsewhere&reason=police+request+7", headers=SUPERVISOR
+    )
+    assert elsewhere.json()["items"] == []
+    later = await client.get(
+        "/api/search/alarms?from=2999-01-01T00:00:00Z&reason=check", headers=SUPERVISOR
+    )
+    assert later.json()["items"] == []
+    exported = await client.get(
+        "/api/search/alarms?type_code=300&format=csv&reason=insurer", headers=SUPERVISOR
+    )
+    assert exported.status_code == 200
+    lines = exported.text.strip().splitlines()
+    assert lines[0].startswith("id,origin,type_code")
+    assert lines[1].startswith(f"{alarm_id},equipment,")
+    rows = [r for r in await _rows(platform) if r.entry.outcome is AuditOutcome.OK]
+    assert [(r.entry.action, r.entry.target, r.entry.reason) for r in rows] == [
+        ("search.alarms", "alarms?site=Depot", "police request 7"),
+        ("search.alarms", "alarms?site=Elsewhere", "police request 7"),
+        ("search.alarms", "alarms?from=2999-01-01T00:00:00+00:00", "check"),
+        ("export.alarms", "alarms?type=300", "insurer"),
+    ]

@@ -39,6 +39,7 @@ from watchfloor.api.schemas import (
     SignalOut,
     StreamMessage,
 )
+from watchfloor.api.search import search_router
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
 from watchfloor.codecs.dc09 import parse_key
@@ -332,6 +333,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(statistics_router())
     app.include_router(transparency_router())
     app.include_router(audit_router())
+    app.include_router(search_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")

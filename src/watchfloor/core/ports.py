@@ -113,11 +113,13 @@ class Repository(Protocol):
         site: str | None = None,
         device: str | None = None,
         type_code: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> list[Alarm]:
         """Return alarms newest first (highest id first).
 
-        Only those with id < ``after`` if given, filtered by state, site name, device name and
-        type code where given.
+        Only those with id < ``after`` if given, filtered by state, site name, device name,
+        type code and the time first raised (``start`` <= first_at < ``end``) where given.
         """
         ...
 

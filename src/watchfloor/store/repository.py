@@ -159,6 +159,8 @@ class SqlRepository:
         site: str | None = None,
         device: str | None = None,
         type_code: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> list[Alarm]:
         """Return alarms newest first (highest id first), those with id < ``after`` if given.
 
@@ -169,6 +171,8 @@ class SqlRepository:
             site: only alarms of the site of this name.
             device: only alarms of the device of this name (``Alarm.device``, as shown).
             type_code: only alarms of this alarm type.
+            start: only alarms first raised at or after this time.
+            end: only alarms first raised before this time.
 
         Raises:
             StoreUnavailableError: the database could not be read.
@@ -185,6 +189,10 @@ class SqlRepository:
                 query = query.where(column == value)
         if after is not None:
             query = query.where(alarms.c.id < after)
+        if start is not None:
+            query = query.where(alarms.c.first_at >= start)
+        if end is not None:
+            query = query.where(alarms.c.first_at < end)
         rows = await self._read(query)
         return [alarm_from_row(row) for row in rows]
 
