@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
+from watchfloor.api.hardening import RequestLimits, redact_query_strings
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
@@ -293,6 +294,7 @@ async def open_platform(
                         register=RegisterInfo(
                             operator_name=settings.operator_name, contact=settings.contact
                         ),
+                        request_limits=RequestLimits(default=settings.max_request_bytes),
                     )
                 )
                 yield Platform(
@@ -320,7 +322,11 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.
             port=settings.http.port,
             log_config=None,
             lifespan="off",
+            # The middleware logs requests without their query strings (the stream's token).
+            access_log=False,
         )
+        for name in ("uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).addFilter(redact_query_strings)
         server = uvicorn.Server(config)
         logger.info(
             "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address

@@ -69,6 +69,8 @@ class Settings:
     flood_threshold: int = 20
     flood_window_seconds: float = 60.0
     log_level: str = "INFO"
+    # The largest HTTP request body accepted (413 beyond it); routes may have their own.
+    max_request_bytes: int = 1024 * 1024
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -146,6 +148,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "flood_threshold": _parse_non_negative_int,
     "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,
+    "max_request_bytes": _parse_positive_int,
 }
 
 

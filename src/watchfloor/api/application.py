@@ -18,7 +18,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from watchfloor.api.auth import allowed, websocket_principal
 from watchfloor.api.errors import exception_handlers
+from watchfloor.api.fields import AccountPath, AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.handling import handling_router
+from watchfloor.api.hardening import DEFAULT_LIMITS, HardeningMiddleware, RequestLimits
 from watchfloor.api.schemas import (
     AccountChange,
     AccountIn,
@@ -77,6 +79,7 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    request_limits: RequestLimits = DEFAULT_LIMITS
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -131,14 +134,14 @@ def _api_router() -> APIRouter:
         services: Services,
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[int | None, Query(ge=1, description="only alarms with id < after")] = None,
+        after: AfterId = None,
     ) -> AlarmList:
         alarms = await services.repository.list_alarms(state=state, limit=limit, after=after)
         return AlarmList(items=[AlarmOut.of(a) for a in alarms])
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
     async def get_alarm(
-        alarm_id: int, principal: AlarmReader, services: Services
+        alarm_id: AlarmId, principal: AlarmReader, services: Services
     ) -> AlarmDetailOut:
         detail = await services.repository.get_alarm(alarm_id)
         alarm_type = services.handling.taxonomy.types.get(detail.alarm.type_code)
@@ -148,12 +151,10 @@ def _api_router() -> APIRouter:
     async def list_signals(
         principal: AlarmReader,
         services: Services,
-        device: str | None = None,
-        alarm: Annotated[int | None, Query(ge=1)] = None,
+        device: NameQuery = None,
+        alarm: OptionalId = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[
-            int | None, Query(ge=1, description="only signals with id < after")
-        ] = None,
+        after: AfterId = None,
     ) -> SignalList:
         records = await services.repository.list_signals(
             device=device, alarm_id=alarm, limit=limit, after=after
@@ -179,7 +180,7 @@ def _api_router() -> APIRouter:
 
     @router.get("/accounts/{account}", summary="One registered DC-09 transmitter")
     async def get_account(
-        account: str, principal: EquipmentReader, services: Services
+        account: AccountPath, principal: EquipmentReader, services: Services
     ) -> AccountOut:
         device = await services.repository.find_account(account.upper())
         if device is None:
@@ -192,7 +193,7 @@ def _api_router() -> APIRouter:
         "supervision",
     )
     async def update_account(
-        account: str, body: AccountChange, principal: EquipmentManager, services: Services
+        account: AccountPath, body: AccountChange, principal: EquipmentManager, services: Services
     ) -> AccountOut:
         change = AccountUpdate(
             site=body.site,
@@ -218,7 +219,9 @@ def _api_router() -> APIRouter:
         status_code=204,
         summary="Unregister a transmitter (its signals and alarms stay)",
     )
-    async def delete_account(account: str, principal: EquipmentManager, services: Services) -> None:
+    async def delete_account(
+        account: AccountPath, principal: EquipmentManager, services: Services
+    ) -> None:
         await services.repository.delete_account(account.upper())
         logger.info("dc09 account %s deleted by %s", account.upper(), principal.user)
 
@@ -293,6 +296,7 @@ def create_api(services: ApiServices) -> FastAPI:
         exception_handlers=exception_handlers,
     )
     app.state.services = services
+    app.add_middleware(HardeningMiddleware, limits=services.request_limits)
     app.include_router(_public_router())
     app.include_router(handling_router())
     app.include_router(statistics_router())

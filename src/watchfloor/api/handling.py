@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from watchfloor.api.auth import allowed
+from watchfloor.api.fields import AccountPath, AlarmId, SitePath, StepNumber
 from watchfloor.api.schemas import (
     ActionIn,
     AlarmOut,
@@ -72,7 +73,7 @@ def handling_router() -> APIRouter:
 
     @router.post("/alarms/{alarm_id}/claim", summary="Hold an alarm so everyone sees who has it")
     async def claim(
-        alarm_id: int,
+        alarm_id: AlarmId,
         principal: Handler,
         handling: Handling,
         body: ClaimIn | None = None,
@@ -85,7 +86,7 @@ def handling_router() -> APIRouter:
         )
 
     @router.post("/alarms/{alarm_id}/release", summary="Let go of an alarm you hold")
-    async def release(alarm_id: int, principal: Handler, handling: Handling) -> AlarmOut:
+    async def release(alarm_id: AlarmId, principal: Handler, handling: Handling) -> AlarmOut:
         take_over = may(principal.role, Permission.SUPERVISE_ALARMS)
         return AlarmOut.of(
             await handling.claim(alarm_id, actor=principal.user, release=True, take_over=take_over)
@@ -95,7 +96,7 @@ def handling_router() -> APIRouter:
         "/alarms/{alarm_id}/sop/{step}", summary="Mark a procedure step (1-based) done or not done"
     )
     async def check_step(
-        alarm_id: int, step: int, body: StepIn, principal: Handler, handling: Handling
+        alarm_id: AlarmId, step: StepNumber, body: StepIn, principal: Handler, handling: Handling
     ) -> AlarmOut:
         try:
             alarm = await handling.check_step(
@@ -107,7 +108,7 @@ def handling_router() -> APIRouter:
 
     @router.post("/alarms/{alarm_id}/notes", summary="Add a note to the alarm's timeline")
     async def add_note(
-        alarm_id: int, body: NoteIn, principal: Handler, handling: Handling
+        alarm_id: AlarmId, body: NoteIn, principal: Handler, handling: Handling
     ) -> AlarmOut:
         return AlarmOut.of(await handling.add_note(alarm_id, body.text, actor=principal.user))
 
@@ -153,7 +154,7 @@ def handling_router() -> APIRouter:
         "resolve, close or reopen an alarm (409 with the current state if illegal)",
     )
     async def act(
-        alarm_id: int,
+        alarm_id: AlarmId,
         action: AlarmAction,
         principal: Handler,
         handling: Handling,
@@ -176,14 +177,14 @@ def handling_router() -> APIRouter:
         "(null ends it): its signals are stored and shown, not alarmed",
     )
     async def account_on_test(
-        account: str, body: TestPeriodIn, principal: Supervisor, handling: Handling
+        account: AccountPath, body: TestPeriodIn, principal: Supervisor, handling: Handling
     ) -> TestPeriodIn:
         await handling.repository.set_on_test(account=account.upper(), until=body.until)
         return body
 
     @router.put("/sites/{site}/test", summary="Put a whole site on test until a time")
     async def site_on_test(
-        site: str, body: TestPeriodIn, principal: Supervisor, handling: Handling
+        site: SitePath, body: TestPeriodIn, principal: Supervisor, handling: Handling
     ) -> TestPeriodIn:
         await handling.repository.set_on_test(site=site, until=body.until)
         return body

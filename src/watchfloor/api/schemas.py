@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -14,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from watchfloor.api.fields import Name, Note, TypeCode, UtcTime
 from watchfloor.core.alarm_types import AlarmType
 from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
 from watchfloor.core.devices import Device
@@ -246,17 +246,14 @@ class AlarmTypeList(BaseModel):
     items: list[AlarmTypeOut]
 
 
-_Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-
-
 class ActionIn(BaseModel):
     """What comes with an action: a note, the outcome (resolve), a supervisor's override."""
 
     model_config = ConfigDict(extra="forbid")
 
-    note: _Note | None = None
+    note: Note | None = None
     outcome: Outcome | None = Field(default=None, description="required to resolve")
-    override_reason: _Note | None = Field(
+    override_reason: Note | None = Field(
         default=None, description="supervisors: resolve although mandatory steps are not done"
     )
 
@@ -282,7 +279,7 @@ class NoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: _Note
+    text: Note
 
 
 class BulkIn(BaseModel):
@@ -291,12 +288,12 @@ class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal[AlarmAction.ACKNOWLEDGE, AlarmAction.RESOLVE]
-    reason: _Note
+    reason: Note
     outcome: Outcome | None = None
     state: AlarmState | None = None
-    site: str | None = None
-    device: str | None = None
-    type_code: int | None = None
+    site: Name | None = None
+    device: Name | None = None
+    type_code: TypeCode | None = None
     limit: int = Field(default=500, ge=1, le=5000)
 
     @model_validator(mode="after")
@@ -313,7 +310,7 @@ class TestPeriodIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    until: AwareDatetime | None
+    until: UtcTime | None
 
 
 class BulkOut(BaseModel):
@@ -335,8 +332,6 @@ class SignalList(BaseModel):
     items: list[SignalOut]
 
 
-_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
 _Account = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-Fa-f]{3,16}$")
 ]
@@ -348,10 +343,14 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account: _Account = Field(description="DC-09 account: 3 to 16 hex digits")
-    site: _Text | None = None
-    name: _Text | None = None
-    key: str | None = Field(default=None, description="AES key as 32, 48 or 64 hex digits")
-    key_ascii: str | None = Field(default=None, description="AES key as 16, 24 or 32 characters")
+    site: Name | None = None
+    name: Name | None = None
+    key: str | None = Field(
+        default=None, max_length=64, description="AES key as 32, 48 or 64 hex digits"
+    )
+    key_ascii: str | None = Field(
+        default=None, max_length=32, description="AES key as 16, 24 or 32 characters"
+    )
 
     @model_validator(mode="after")
     def _one_key_form(self) -> AccountIn:
@@ -365,11 +364,15 @@ class AccountChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site: _Text | None = None
-    name: _Text | None = None
+    site: Name | None = None
+    name: Name | None = None
     enabled: bool | None = None
-    key: str | None = Field(default=None, description="new AES key, 32/48/64 hex digits")
-    key_ascii: str | None = Field(default=None, description="new AES key, 16/24/32 characters")
+    key: str | None = Field(
+        default=None, max_length=64, description="new AES key, 32/48/64 hex digits"
+    )
+    key_ascii: str | None = Field(
+        default=None, max_length=32, description="new AES key, 16/24/32 characters"
+    )
     clear_key: bool = False
     supervision_interval_seconds: float | None = Field(default=None, gt=0, le=7 * 86400)
     supervision_grace_seconds: float | None = Field(default=None, ge=0, le=86400)

@@ -144,9 +144,7 @@ def _html(register: TransparencyOut) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Transparency register</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.2rem .5rem;text-align:left}}
-.missing{{color:#a00}}</style></head><body>
+<link rel="stylesheet" href="/transparency.css"></head><body>
 <h1>Transparency register</h1>
 {operator}
 <h2>What this system is for</h2><ul>{"".join(f"<li>{e(p)}</li>" for p in register.purposes)}</ul>

@@ -1,0 +1,216 @@
+"""HTTP hardening: security headers, request body limits and an access log without secrets.
+
+``HardeningMiddleware`` is a pure ASGI middleware (it never buffers a response, so streaming
+responses and the WebSocket stream pass through untouched):
+
+- every HTTP response gets the security headers of ``SECURITY_HEADERS`` unless the route set
+  its own, ``/api/`` responses get ``Cache-Control: no-store`` (alarm data must not sit in a
+  browser or proxy cache), and ``Strict-Transport-Security`` is added only to requests that
+  came over https (HSTS over plain http is ignored by browsers and would mislead);
+- a request body longer than its path's limit is refused with 413: at once when
+  ``Content-Length`` says so, else as soon as the bytes counted in ``receive`` pass the limit
+  (a chunked upload has no ``Content-Length``). The limit is that of the longest matching
+  prefix of ``RequestLimits.by_prefix``, else ``RequestLimits.default``;
+- one access line per request, with the path but never the query string (the stream takes
+  its token as ``?token=``) nor any header.
+
+``redact_query_strings`` is a logging filter for the HTTP server's own log lines, which do
+include query strings (uvicorn logs WebSocket handshakes with them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "MIB",
+    "SECURITY_HEADERS",
+    "BodyTooLargeError",
+    "HardeningMiddleware",
+    "RequestLimits",
+    "redact_query_strings",
+]
+
+access_logger = logging.getLogger("watchfloor.access")
+
+MIB = 1024 * 1024
+
+#: The console is served from this origin only: no inline script or style, no framing.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' blob: data:",
+        "connect-src 'self' ws: wss:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "object-src 'none'",
+    )
+)
+
+SECURITY_HEADERS: Mapping[str, str] = MappingProxyType(
+    {
+        "content-security-policy": CONTENT_SECURITY_POLICY,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        # A patrol's phone page reports its position; nothing here needs camera or microphone.
+        "permissions-policy": "camera=(), microphone=(), geolocation=(self)",
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-resource-policy": "same-origin",
+    }
+)
+
+HSTS = "max-age=31536000"
+
+#: path prefix -> headers that replace whatever the route set
+PREFIX_HEADERS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {"/api/": MappingProxyType({"cache-control": "no-store"})}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestLimits:
+    """The largest request body accepted, by path prefix (the longest match wins)."""
+
+    default: int = MIB
+    by_prefix: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def limit_for(self, path: str) -> int:
+        """Return the body limit in bytes for a request path."""
+        matches = [prefix for prefix in self.by_prefix if path.startswith(prefix)]
+        return self.by_prefix[max(matches, key=len)] if matches else self.default
+
+
+DEFAULT_LIMITS = RequestLimits()
+
+
+class BodyTooLargeError(HTTPException):
+    """The request body passed its limit while the application was reading it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_detail(limit))
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"the request body exceeds the limit of {limit} bytes for this path"
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
+
+
+class HardeningMiddleware:
+    """Security headers, body limits and a secret-free access log for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, *, limits: RequestLimits = DEFAULT_LIMITS) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection; WebSocket and lifespan scopes pass through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        limit = self.limits.limit_for(path)
+        status = 0
+
+        async def send_hardened(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                _harden(scope, message)
+            await send(message)
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > limit:
+                await _send_too_large(limit, send_hardened)
+            else:
+                await self.app(scope, receive_limited, send_hardened)
+        except BodyTooLargeError:
+            # Raised past the exception handlers, e.g. from an app that reads the body itself.
+            if status:
+                raise
+            await _send_too_large(limit, send_hardened)
+        finally:
+            client = scope.get("client")
+            access_logger.info(
+                '%s "%s %s" %s',
+                client[0] if client else "-",
+                scope["method"],
+                path,
+                status or "-",
+            )
+
+
+def _harden(scope: Scope, message: Message) -> None:
+    headers = MutableHeaders(scope=message)
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if scope.get("scheme") == "https":
+        headers.setdefault("strict-transport-security", HSTS)
+    for prefix, replacements in PREFIX_HEADERS.items():
+        if scope["path"].startswith(prefix):
+            for name, value in replacements.items():
+                headers[name] = value
+
+
+async def _send_too_large(limit: int, send: Send) -> None:
+    body = json.dumps({"error": "payload_too_large", "detail": _too_large_detail(limit)}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
+class _QueryStringRedactor(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _QUERY.sub("?[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+redact_query_strings: logging.Filter = _QueryStringRedactor()
+"""A logging filter that replaces every ``?query`` in a log line by ``?[redacted]``."""
