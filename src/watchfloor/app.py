@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
-from watchfloor.api.hardening import RequestLimits, redact_query_strings
+from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
@@ -326,7 +326,7 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.
             access_log=False,
         )
         for name in ("uvicorn.error", "uvicorn.access"):
-            logging.getLogger(name).addFilter(redact_query_strings)
+            logging.getLogger(name).addFilter(redact_secrets)
         server = uvicorn.Server(config)
         logger.info(
             "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address

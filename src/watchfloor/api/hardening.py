@@ -14,8 +14,9 @@ responses and the WebSocket stream pass through untouched):
 - one access line per request, with the path but never the query string (the stream takes
   its token as ``?token=``) nor any header.
 
-``redact_query_strings`` is a logging filter for the HTTP server's own log lines, which do
-include query strings (uvicorn logs WebSocket handshakes with them).
+``redact_secrets`` is a logging filter for the HTTP server's own log lines, which include
+query strings (uvicorn logs WebSocket handshakes with them) and, at DEBUG level, the
+handshake's headers.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ __all__ = [
     "BodyTooLargeError",
     "HardeningMiddleware",
     "RequestLimits",
-    "redact_query_strings",
+    "redact_secrets",
 ]
 
 access_logger = logging.getLogger("watchfloor.access")
@@ -200,17 +201,28 @@ async def _send_too_large(limit: int, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-_QUERY = re.compile(r"\?[^\s\"']*")
+#: pattern -> replacement: query strings, and credential headers as the server's debug
+#: output shows them (``< authorization: Bearer ...``)
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\?[^\s\"']*"), "?[redacted]"),
+    (
+        re.compile(r"(?im)^([<>]?\s*(?:proxy-)?(?:authorization|cookie|set-cookie)\s*:).*$"),
+        r"\1 [redacted]",
+    ),
+)
 
 
-class _QueryStringRedactor(logging.Filter):
+class _SecretRedactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _QUERY.sub("?[redacted]", message)
+        redacted = message
+        for pattern, replacement in _REDACTIONS:
+            redacted = pattern.sub(replacement, redacted)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
 
 
-redact_query_strings: logging.Filter = _QueryStringRedactor()
-"""A logging filter that replaces every ``?query`` in a log line by ``?[redacted]``."""
+redact_secrets: logging.Filter = _SecretRedactor()
+"""A logging filter for the HTTP server's own log lines: query strings and credential headers
+are replaced by ``[redacted]``."""

@@ -374,7 +374,8 @@ class AccountChange(BaseModel):
         default=None, max_length=32, description="new AES key, 16/24/32 characters"
     )
     clear_key: bool = False
-    supervision_interval_seconds: float | None = Field(default=None, gt=0, le=7 * 86400)
+    # At least a second: a shorter interval is no supervision, and rounds to zero below 1 µs.
+    supervision_interval_seconds: float | None = Field(default=None, ge=1, le=7 * 86400)
     supervision_grace_seconds: float | None = Field(default=None, ge=0, le=86400)
     clear_supervision: bool = False
 
@@ -384,8 +385,11 @@ class AccountChange(BaseModel):
             raise ValueError("give key or key_ascii, not both")
         if self.clear_key and (self.key is not None or self.key_ascii is not None):
             raise ValueError("clear_key cannot come with a new key")
-        if self.clear_supervision and self.supervision_interval_seconds is not None:
-            raise ValueError("clear_supervision cannot come with supervision_interval_seconds")
+        if self.clear_supervision and (
+            self.supervision_interval_seconds is not None
+            or self.supervision_grace_seconds is not None
+        ):
+            raise ValueError("clear_supervision cannot come with supervision_*_seconds")
         return self
 
 
