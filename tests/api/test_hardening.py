@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -17,13 +18,15 @@ from conftest import TOKEN
 from support.panel import open_tcp_panel, reply_token, sia_frame
 from watchfloor.api.hardening import (
     CONTENT_SECURITY_POLICY,
+    DOCS_POLICY,
     MIB,
     SECURITY_HEADERS,
     HardeningMiddleware,
     RequestLimits,
     redact_secrets,
 )
-from watchfloor.app import Platform
+from watchfloor.app import Platform, open_platform
+from watchfloor.config import Settings, SettingsError, load_settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -90,6 +93,18 @@ async def test_no_page_of_ours_has_inline_script_or_style(client: httpx.AsyncCli
         assert " style=" not in page, path
         assert "<script>" not in page, path
         assert "<script " not in page or 'src="' in page, path
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_only_the_api_docs_may_load_their_cdn_and_inline_starter(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == DOCS_POLICY
+    assert response.headers["x-frame-options"] == "DENY"
+    console = await client.get("/")
+    assert console.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
 
 
 async def test_hsts_only_over_https(platform: Platform) -> None:
@@ -325,3 +340,24 @@ async def test_clearing_supervision_while_setting_its_grace_is_422(
     )
     assert response.status_code == 422
     assert "clear_supervision" in response.json()["detail"]
+
+
+async def test_the_body_limit_comes_from_the_settings(settings: Settings) -> None:
+    async with open_platform(replace(settings, max_request_bytes=100)) as platform:
+        transport = httpx.ASGITransport(app=platform.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
+            small = await http.post("/api/accounts", json={"account": "1234"}, headers=AUTH)
+            large = await http.post(
+                "/api/accounts", json={"account": "1235", "name": "x" * 100}, headers=AUTH
+            )
+    assert small.status_code == 201
+    assert large.status_code == 413
+    assert "100 bytes" in large.json()["detail"]
+
+
+def test_the_body_limit_is_a_positive_setting() -> None:
+    environ = {"WATCHFLOOR_MAX_REQUEST_BYTES": "2048"}
+    assert load_settings(environ=environ).max_request_bytes == 2048
+    assert load_settings(environ={}).max_request_bytes == MIB
+    with pytest.raises(SettingsError, match="max_request_bytes"):
+        load_settings(environ={"WATCHFLOOR_MAX_REQUEST_BYTES": "0"})

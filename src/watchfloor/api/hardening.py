@@ -34,7 +34,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DOCS_POLICY",
     "MIB",
+    "POLICY_BY_PATH",
     "SECURITY_HEADERS",
     "BodyTooLargeError",
     "HardeningMiddleware",
@@ -59,6 +61,30 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
         "object-src 'none'",
     )
+)
+
+#: FastAPI's interactive API docs load Swagger UI / ReDoc from their CDN and start them with an
+#: inline script. Those pages show only the public OpenAPI document, so they alone get a policy
+#: that allows this; the console's pages never do.
+DOCS_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly",
+        "connect-src 'self'",
+        "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com",
+        "font-src 'self' https://fonts.gstatic.com",
+        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+        "worker-src 'self' blob:",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "object-src 'none'",
+    )
+)
+
+#: exact path -> Content-Security-Policy instead of ``CONTENT_SECURITY_POLICY``
+POLICY_BY_PATH: Mapping[str, str] = MappingProxyType(
+    dict.fromkeys(("/docs", "/docs/oauth2-redirect", "/redoc"), DOCS_POLICY)
 )
 
 SECURITY_HEADERS: Mapping[str, str] = MappingProxyType(
@@ -175,6 +201,9 @@ class HardeningMiddleware:
 
 def _harden(scope: Scope, message: Message) -> None:
     headers = MutableHeaders(scope=message)
+    policy = POLICY_BY_PATH.get(scope["path"])
+    if policy is not None:
+        headers.setdefault("content-security-policy", policy)
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
     if scope.get("scheme") == "https":
