@@ -200,6 +200,20 @@ async def test_a_path_prefix_can_have_its_own_limit(path: str, status: int) -> N
     _assert_security_headers(response)
 
 
+async def test_a_body_without_content_type_is_415(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/accounts", content=b'{"account": "1234"}', headers=AUTH)
+    assert response.status_code == 415
+    assert response.json()["detail"] == (
+        "send the body as JSON with Content-Type: application/json (got none)"
+    )
+
+
+async def test_a_missing_body_is_422_not_415(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/accounts", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["problems"] == [{"field": "body", "message": "Field required"}]
+
+
 async def test_a_body_that_is_not_json_is_415(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/accounts",
@@ -209,7 +223,8 @@ async def test_a_body_that_is_not_json_is_415(client: httpx.AsyncClient) -> None
     assert response.status_code == 415
     assert response.json() == {
         "error": "unsupported_media_type",
-        "detail": "send the body as application/json, not application/x-www-form-urlencoded",
+        "detail": "send the body as JSON with Content-Type: application/json "
+        "(got application/x-www-form-urlencoded)",
     }
 
 

@@ -69,12 +69,17 @@ def _json_content_type(content_type: str) -> bool:
 
 
 def _unsupported_media(request: Request, exc: RequestValidationError) -> JSONResponse | None:
-    """415 when a body failed validation because it was not sent as JSON at all."""
+    """415 when a body was sent but not as JSON, so it never reached the model as an object."""
     content_type = request.headers.get("content-type")
-    sent_body = any(err["loc"][:1] == ("body",) for err in exc.errors())
-    if not sent_body or content_type is None or _json_content_type(content_type):
+    if content_type is not None and _json_content_type(content_type):
         return None
-    detail = f"send the body as application/json, not {content_type.partition(';')[0]}"
+    sent_body = any(
+        tuple(err["loc"]) == ("body",) and err["type"] != "missing" for err in exc.errors()
+    )
+    if not sent_body:
+        return None
+    given = content_type.partition(";")[0].strip() if content_type else "none"
+    detail = f"send the body as JSON with Content-Type: application/json (got {given})"
     return JSONResponse(_body("unsupported_media_type", detail), status_code=415)
 
 
