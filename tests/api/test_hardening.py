@@ -12,7 +12,7 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conftest import TOKEN
 from support.panel import open_tcp_panel, reply_token, sia_frame
@@ -31,10 +31,15 @@ from watchfloor.config import Settings, SettingsError, load_settings
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+def _http(app: ASGIApp, scheme: str = "http") -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=f"{scheme}://watchfloor"
+    )
+
+
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=platform.api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
+    async with _http(platform.api) as http:
         yield http
 
 
@@ -108,8 +113,7 @@ async def test_only_the_api_docs_may_load_their_cdn_and_inline_starter(
 
 
 async def test_hsts_only_over_https(platform: Platform) -> None:
-    transport = httpx.ASGITransport(app=platform.api)
-    async with httpx.AsyncClient(transport=transport, base_url="https://watchfloor") as https:
+    async with _http(platform.api, "https") as https:
         response = await https.get("/healthz")
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
@@ -188,9 +192,7 @@ async def test_a_path_prefix_can_have_its_own_limit(path: str, status: int) -> N
         for _ in range(4):
             yield b"x" * 1000
 
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://watchfloor"
-    ) as http:
+    async with _http(app) as http:
         response = await http.post(path, content=chunks())
     assert response.status_code == status
     if status == 200:
@@ -358,13 +360,14 @@ async def test_clearing_supervision_while_setting_its_grace_is_422(
 
 
 async def test_the_body_limit_comes_from_the_settings(settings: Settings) -> None:
-    async with open_platform(replace(settings, max_request_bytes=100)) as platform:
-        transport = httpx.ASGITransport(app=platform.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
-            small = await http.post("/api/accounts", json={"account": "1234"}, headers=AUTH)
-            large = await http.post(
-                "/api/accounts", json={"account": "1235", "name": "x" * 100}, headers=AUTH
-            )
+    async with (
+        open_platform(replace(settings, max_request_bytes=100)) as platform,
+        _http(platform.api) as http,
+    ):
+        small = await http.post("/api/accounts", json={"account": "1234"}, headers=AUTH)
+        large = await http.post(
+            "/api/accounts", json={"account": "1235", "name": "x" * 100}, headers=AUTH
+        )
     assert small.status_code == 201
     assert large.status_code == 413
     assert "100 bytes" in large.json()["detail"]

@@ -21,6 +21,8 @@ __all__ = [
     "AccountPath",
     "AfterId",
     "AlarmId",
+    "AsciiKey",
+    "HexKey",
     "Name",
     "NameQuery",
     "Note",
@@ -75,6 +77,11 @@ Note = Annotated[
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A time with its zone, converted to UTC (years 1 to 9999 in UTC too)."""
+
+HexKey = Annotated[str, StringConstraints(max_length=64)]
+"""An AES key in hex, bounded here; ``parse_key`` checks its form and says what is wrong."""
+AsciiKey = Annotated[str, StringConstraints(max_length=32)]
+"""An AES key as ASCII characters, bounded here; ``parse_key`` checks its form."""
 
 TypeCode = Annotated[int, Field(ge=0, le=MAX_TYPE_CODE)]
 """An alarm type's code."""

@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from watchfloor.api.fields import Name, Note, TypeCode, UtcTime
+from watchfloor.api.fields import AsciiKey, HexKey, Name, Note, TypeCode, UtcTime
 from watchfloor.core.alarm_types import AlarmType
 from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
 from watchfloor.core.devices import Device
@@ -345,11 +345,9 @@ class AccountIn(BaseModel):
     account: _Account = Field(description="DC-09 account: 3 to 16 hex digits")
     site: Name | None = None
     name: Name | None = None
-    key: str | None = Field(
-        default=None, max_length=64, description="AES key as 32, 48 or 64 hex digits"
-    )
-    key_ascii: str | None = Field(
-        default=None, max_length=32, description="AES key as 16, 24 or 32 characters"
+    key: HexKey | None = Field(default=None, description="AES key as 32, 48 or 64 hex digits")
+    key_ascii: AsciiKey | None = Field(
+        default=None, description="AES key as 16, 24 or 32 characters"
     )
 
     @model_validator(mode="after")
@@ -367,12 +365,8 @@ class AccountChange(BaseModel):
     site: Name | None = None
     name: Name | None = None
     enabled: bool | None = None
-    key: str | None = Field(
-        default=None, max_length=64, description="new AES key, 32/48/64 hex digits"
-    )
-    key_ascii: str | None = Field(
-        default=None, max_length=32, description="new AES key, 16/24/32 characters"
-    )
+    key: HexKey | None = Field(default=None, description="new AES key, 32/48/64 hex digits")
+    key_ascii: AsciiKey | None = Field(default=None, description="new AES key, 16/24/32 characters")
     clear_key: bool = False
     # At least a second: a shorter interval is no supervision, and rounds to zero below 1 µs.
     supervision_interval_seconds: float | None = Field(default=None, ge=1, le=7 * 86400)
