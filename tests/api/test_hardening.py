@@ -315,6 +315,15 @@ async def test_the_access_log_has_the_path_but_never_the_query_or_headers(
     assert TOKEN not in caplog.text
 
 
+async def test_a_path_cannot_forge_an_access_log_line(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="watchfloor.access"):
+        await client.get("/x%0a127.0.0.1%20%22GET%20/api/alarms%22%20200")
+    lines = [r.getMessage() for r in caplog.records if r.name == "watchfloor.access"]
+    assert lines == ['127.0.0.1 "GET /x\\x0a127.0.0.1 "GET /api/alarms" 200" 404']
+
+
 def test_server_log_lines_lose_their_query_strings() -> None:
     record = logging.LogRecord(
         "uvicorn.error",

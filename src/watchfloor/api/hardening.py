@@ -194,9 +194,17 @@ class HardeningMiddleware:
                 '%s "%s %s" %s',
                 client[0] if client else "-",
                 scope["method"],
-                path,
+                _CONTROL.sub(_escape, path),
                 status or "-",
             )
+
+
+#: A decoded path may hold line breaks (``%0a``): escaped, they cannot forge a log line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def _harden(scope: Scope, message: Message) -> None:
