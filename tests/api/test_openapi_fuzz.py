@@ -26,8 +26,8 @@ from support.server import ServerProcess, run_server
 
 pytestmark = pytest.mark.slow
 
-AUTHENTICATED_EXAMPLES = 20
-ANONYMOUS_EXAMPLES = 5
+AUTHENTICATED_EXAMPLES = 25
+ANONYMOUS_EXAMPLES = 10
 
 Operation = APIOperation[Any, Any, Any, Any]
 FuzzCase = Case[Operation]
