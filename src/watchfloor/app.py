@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
+from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
@@ -396,6 +397,7 @@ async def open_platform(
                         audit_log=audit_log,
                         signer=signer,
                         verify_signature=partial(verify_with, frozenset({signer.key_id})),
+                        request_limits=RequestLimits(default=settings.max_request_bytes),
                     )
                 )
                 yield Platform(
@@ -425,7 +427,11 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.
             port=settings.http.port,
             log_config=None,
             lifespan="off",
+            # The middleware logs requests without their query strings (the stream's token).
+            access_log=False,
         )
+        for name in ("uvicorn.error", "uvicorn.access"):
+            logging.getLogger(name).addFilter(redact_secrets)
         server = uvicorn.Server(config)
         logger.info(
             "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address

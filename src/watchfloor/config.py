@@ -79,6 +79,8 @@ class Settings:
     retention_notes_days: int = 180
     retention_closed_alarms_days: int = 365
     retention_purge_interval: float = 3600.0
+    # The largest HTTP request body accepted (413 beyond it); routes may have their own.
+    max_request_bytes: int = 1024 * 1024
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -162,6 +164,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "retention_notes_days": _parse_positive_int,
     "retention_closed_alarms_days": _parse_positive_int,
     "retention_purge_interval": _parse_positive_float,
+    "max_request_bytes": _parse_positive_int,
 }
 
 

@@ -26,7 +26,9 @@ from watchfloor.api.audit import (
 from watchfloor.api.audit_log import audit_router
 from watchfloor.api.auth import allowed, websocket_principal
 from watchfloor.api.errors import exception_handlers
+from watchfloor.api.fields import AccountPath, AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.handling import handling_router
+from watchfloor.api.hardening import DEFAULT_LIMITS, HardeningMiddleware, RequestLimits
 from watchfloor.api.schemas import (
     AccountChange,
     AccountIn,
@@ -90,6 +92,7 @@ class ApiServices:
     signer: CheckpointSigner
     #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
     verify_signature: Callable[[str, bytes, str], bool]
+    request_limits: RequestLimits = DEFAULT_LIMITS
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -144,7 +147,7 @@ def _api_router() -> APIRouter:
         principal: AlarmReader,
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[int | None, Query(ge=1, description="only alarms with id < after")] = None,
+        after: AfterId = None,
     ) -> AlarmList:
         target = f"alarms:{state or 'all'}"
         async with audited(request, principal, "alarm.list", target) as repository:
@@ -153,7 +156,7 @@ def _api_router() -> APIRouter:
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
     async def get_alarm(
-        alarm_id: int, request: Request, principal: AlarmReader, services: Services
+        alarm_id: AlarmId, request: Request, principal: AlarmReader, services: Services
     ) -> AlarmDetailOut:
         async with audited(request, principal, "alarm.read", f"alarm:{alarm_id}") as repository:
             detail = await repository.get_alarm(alarm_id)
@@ -164,12 +167,10 @@ def _api_router() -> APIRouter:
     async def list_signals(
         request: Request,
         principal: AlarmReader,
-        device: str | None = None,
-        alarm: Annotated[int | None, Query(ge=1)] = None,
+        device: NameQuery = None,
+        alarm: OptionalId = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[
-            int | None, Query(ge=1, description="only signals with id < after")
-        ] = None,
+        after: AfterId = None,
     ) -> SignalList:
         target = f"alarm:{alarm}" if alarm else f"device:{device}" if device else "signals:all"
         async with audited(request, principal, "signal.list", target) as repository:
@@ -198,7 +199,9 @@ def _api_router() -> APIRouter:
         return AccountOut.of(device)
 
     @router.get("/accounts/{account}", summary="One registered DC-09 transmitter")
-    async def get_account(account: str, request: Request, principal: EquipmentReader) -> AccountOut:
+    async def get_account(
+        account: AccountPath, request: Request, principal: EquipmentReader
+    ) -> AccountOut:
         target = f"account:{account.upper()}"
         async with audited(request, principal, "account.read", target) as repository:
             device = await repository.find_account(account.upper())
@@ -212,7 +215,7 @@ def _api_router() -> APIRouter:
         "supervision",
     )
     async def update_account(
-        account: str, body: AccountChange, request: Request, principal: EquipmentManager
+        account: AccountPath, body: AccountChange, request: Request, principal: EquipmentManager
     ) -> AccountOut:
         change = AccountUpdate(
             site=body.site,
@@ -245,7 +248,9 @@ def _api_router() -> APIRouter:
         status_code=204,
         summary="Unregister a transmitter (its signals and alarms stay)",
     )
-    async def delete_account(account: str, request: Request, principal: EquipmentManager) -> None:
+    async def delete_account(
+        account: AccountPath, request: Request, principal: EquipmentManager
+    ) -> None:
         target = f"account:{account.upper()}"
         async with audited(request, principal, "account.delete", target) as repository:
             await repository.delete_account(account.upper())
@@ -328,6 +333,7 @@ def create_api(services: ApiServices) -> FastAPI:
         exception_handlers=exception_handlers,
     )
     app.state.services = services
+    app.add_middleware(HardeningMiddleware, limits=services.request_limits)
     app.include_router(_public_router())
     app.include_router(handling_router())
     app.include_router(statistics_router())

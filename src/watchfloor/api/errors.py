@@ -48,8 +48,46 @@ async def _watchfloor_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_body(code, str(exc), **extra), status_code=status)
 
 
+#: HTTP status -> stable error code, for errors raised as ``HTTPException``
+HTTP_CODES: Mapping[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+}
+
+
+def _json_content_type(content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _unsupported_media(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """415 when a body was sent but not as JSON, so it never reached the model as an object."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None and _json_content_type(content_type):
+        return None
+    sent_body = any(
+        tuple(err["loc"]) == ("body",) and err["type"] != "missing" for err in exc.errors()
+    )
+    if not sent_body:
+        return None
+    given = content_type.partition(";")[0].strip() if content_type else "none"
+    detail = f"send the body as JSON with Content-Type: application/json (got {given})"
+    return JSONResponse(_body("unsupported_media_type", detail), status_code=415)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class only
+    unsupported = _unsupported_media(request, exc)
+    if unsupported is not None:
+        return unsupported
     problems = [
         {"field": ".".join(str(part) for part in err["loc"]), "message": err["msg"]}
         for err in exc.errors()
@@ -60,13 +98,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this class only
-    code = {
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        422: "invalid_request",
-        429: "too_many_requests",
-    }.get(exc.status_code, "http")
+    code = HTTP_CODES.get(exc.status_code, "http")
     return JSONResponse(_body(code, exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 

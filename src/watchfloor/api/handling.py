@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from watchfloor.api.audit import audited, audited_handling
 from watchfloor.api.auth import allowed
+from watchfloor.api.fields import AccountPath, AlarmId, SitePath, StepNumber
 from watchfloor.api.schemas import (
     ActionIn,
     AlarmOut,
@@ -74,7 +75,7 @@ def handling_router() -> APIRouter:
 
     @router.post("/alarms/{alarm_id}/claim", summary="Hold an alarm so everyone sees who has it")
     async def claim(
-        alarm_id: int,
+        alarm_id: AlarmId,
         request: Request,
         principal: Handler,
         body: ClaimIn | None = None,
@@ -88,7 +89,7 @@ def handling_router() -> APIRouter:
         return AlarmOut.of(alarm)
 
     @router.post("/alarms/{alarm_id}/release", summary="Let go of an alarm you hold")
-    async def release(alarm_id: int, request: Request, principal: Handler) -> AlarmOut:
+    async def release(alarm_id: AlarmId, request: Request, principal: Handler) -> AlarmOut:
         take_over = may(principal.role, Permission.SUPERVISE_ALARMS)
         target = f"alarm:{alarm_id}"
         async with audited_handling(request, principal, "alarm.release", target) as handling:
@@ -101,7 +102,7 @@ def handling_router() -> APIRouter:
         "/alarms/{alarm_id}/sop/{step}", summary="Mark a procedure step (1-based) done or not done"
     )
     async def check_step(
-        alarm_id: int, step: int, body: StepIn, request: Request, principal: Handler
+        alarm_id: AlarmId, step: StepNumber, body: StepIn, request: Request, principal: Handler
     ) -> AlarmOut:
         target = f"alarm:{alarm_id}"
         try:
@@ -115,7 +116,7 @@ def handling_router() -> APIRouter:
 
     @router.post("/alarms/{alarm_id}/notes", summary="Add a note to the alarm's timeline")
     async def add_note(
-        alarm_id: int, body: NoteIn, request: Request, principal: Handler
+        alarm_id: AlarmId, body: NoteIn, request: Request, principal: Handler
     ) -> AlarmOut:
         # The note's text is personal data kept under its own retention: the audit row
         # holds its digest only.
@@ -146,7 +147,7 @@ def handling_router() -> APIRouter:
         "resolve, close or reopen an alarm (409 with the current state if illegal)",
     )
     async def act(
-        alarm_id: int,
+        alarm_id: AlarmId,
         action: AlarmAction,
         request: Request,
         principal: Handler,
@@ -180,7 +181,7 @@ def handling_router() -> APIRouter:
         "(null ends it): its signals are stored and shown, not alarmed",
     )
     async def account_on_test(
-        account: str, body: TestPeriodIn, request: Request, principal: Supervisor
+        account: AccountPath, body: TestPeriodIn, request: Request, principal: Supervisor
     ) -> TestPeriodIn:
         target = f"account:{account.upper()}"
         async with audited(request, principal, "account.test_mode", target) as repository:
@@ -189,7 +190,7 @@ def handling_router() -> APIRouter:
 
     @router.put("/sites/{site}/test", summary="Put a whole site on test until a time")
     async def site_on_test(
-        site: str, body: TestPeriodIn, request: Request, principal: Supervisor
+        site: SitePath, body: TestPeriodIn, request: Request, principal: Supervisor
     ) -> TestPeriodIn:
         async with audited(request, principal, "site.test_mode", f"site:{site}") as repository:
             await repository.set_on_test(site=site, until=body.until)

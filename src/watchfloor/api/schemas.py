@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -14,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from watchfloor.api.fields import AsciiKey, HexKey, Name, Note, TypeCode, UtcTime
 from watchfloor.core.alarm_types import AlarmType
 from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
 from watchfloor.core.devices import Device
@@ -246,17 +246,14 @@ class AlarmTypeList(BaseModel):
     items: list[AlarmTypeOut]
 
 
-_Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-
-
 class ActionIn(BaseModel):
     """What comes with an action: a note, the outcome (resolve), a supervisor's override."""
 
     model_config = ConfigDict(extra="forbid")
 
-    note: _Note | None = None
+    note: Note | None = None
     outcome: Outcome | None = Field(default=None, description="required to resolve")
-    override_reason: _Note | None = Field(
+    override_reason: Note | None = Field(
         default=None, description="supervisors: resolve although mandatory steps are not done"
     )
 
@@ -282,7 +279,7 @@ class NoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: _Note
+    text: Note
 
 
 class BulkIn(BaseModel):
@@ -291,12 +288,12 @@ class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal[AlarmAction.ACKNOWLEDGE, AlarmAction.RESOLVE]
-    reason: _Note
+    reason: Note
     outcome: Outcome | None = None
     state: AlarmState | None = None
-    site: str | None = None
-    device: str | None = None
-    type_code: int | None = None
+    site: Name | None = None
+    device: Name | None = None
+    type_code: TypeCode | None = None
     limit: int = Field(default=500, ge=1, le=5000)
 
     @model_validator(mode="after")
@@ -313,7 +310,7 @@ class TestPeriodIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    until: AwareDatetime | None
+    until: UtcTime | None
 
 
 class BulkOut(BaseModel):
@@ -335,8 +332,6 @@ class SignalList(BaseModel):
     items: list[SignalOut]
 
 
-_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
 _Account = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-Fa-f]{3,16}$")
 ]
@@ -348,10 +343,12 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account: _Account = Field(description="DC-09 account: 3 to 16 hex digits")
-    site: _Text | None = None
-    name: _Text | None = None
-    key: str | None = Field(default=None, description="AES key as 32, 48 or 64 hex digits")
-    key_ascii: str | None = Field(default=None, description="AES key as 16, 24 or 32 characters")
+    site: Name | None = None
+    name: Name | None = None
+    key: HexKey | None = Field(default=None, description="AES key as 32, 48 or 64 hex digits")
+    key_ascii: AsciiKey | None = Field(
+        default=None, description="AES key as 16, 24 or 32 characters"
+    )
 
     @model_validator(mode="after")
     def _one_key_form(self) -> AccountIn:
@@ -365,13 +362,14 @@ class AccountChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    site: _Text | None = None
-    name: _Text | None = None
+    site: Name | None = None
+    name: Name | None = None
     enabled: bool | None = None
-    key: str | None = Field(default=None, description="new AES key, 32/48/64 hex digits")
-    key_ascii: str | None = Field(default=None, description="new AES key, 16/24/32 characters")
+    key: HexKey | None = Field(default=None, description="new AES key, 32/48/64 hex digits")
+    key_ascii: AsciiKey | None = Field(default=None, description="new AES key, 16/24/32 characters")
     clear_key: bool = False
-    supervision_interval_seconds: float | None = Field(default=None, gt=0, le=7 * 86400)
+    # At least a second: a shorter interval is no supervision, and rounds to zero below 1 µs.
+    supervision_interval_seconds: float | None = Field(default=None, ge=1, le=7 * 86400)
     supervision_grace_seconds: float | None = Field(default=None, ge=0, le=86400)
     clear_supervision: bool = False
 
@@ -381,8 +379,11 @@ class AccountChange(BaseModel):
             raise ValueError("give key or key_ascii, not both")
         if self.clear_key and (self.key is not None or self.key_ascii is not None):
             raise ValueError("clear_key cannot come with a new key")
-        if self.clear_supervision and self.supervision_interval_seconds is not None:
-            raise ValueError("clear_supervision cannot come with supervision_interval_seconds")
+        if self.clear_supervision and (
+            self.supervision_interval_seconds is not None
+            or self.supervision_grace_seconds is not None
+        ):
+            raise ValueError("clear_supervision cannot come with supervision_*_seconds")
         return self
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from watchfloor.api.audit import audited
 from watchfloor.api.auth import allowed
+from watchfloor.api.fields import UtcTime
 from watchfloor.core.principals import Permission, Principal
 from watchfloor.core.statistics import Dimension, Durations, StatisticsRow, summarise
 
@@ -20,6 +21,8 @@ __all__ = ["StatisticsOut", "statistics_router"]
 
 #: The longest window one request may cover: a year of alarms.
 MAX_WINDOW = timedelta(days=366)
+#: The earliest ``to`` that leaves room for the default 24-hour window before it.
+EARLIEST_END = datetime.min.replace(tzinfo=UTC) + timedelta(hours=24)
 
 
 class DurationsOut(BaseModel):
@@ -127,9 +130,9 @@ def statistics_router() -> APIRouter:
         request: Request,
         principal: Annotated[Principal, allowed(Permission.READ_STATISTICS)],
         start: Annotated[
-            datetime | None, Query(alias="from", description="default: 24 h before `to`")
+            UtcTime | None, Query(alias="from", description="default: 24 h before `to`")
         ] = None,
-        end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+        end: Annotated[UtcTime | None, Query(alias="to", description="default: now")] = None,
         by: Dimension = Dimension.TYPE,
         format: Annotated[Literal["json", "csv"], Query()] = "json",
         reason: Annotated[
@@ -138,9 +141,10 @@ def statistics_router() -> APIRouter:
     ) -> Response | StatisticsOut:
         clock = request.app.state.services.handling.clock
         end = end or clock.now()
-        start = start or end - timedelta(hours=24)
-        if start.tzinfo is None or end.tzinfo is None:
-            raise HTTPException(422, "from/to: give a time zone, e.g. 2026-01-01T00:00:00Z")
+        if start is None:
+            if end < EARLIEST_END:
+                raise HTTPException(422, "to: too early for the default window, give from")
+            start = end - timedelta(hours=24)
         if not start < end or end - start > MAX_WINDOW:
             raise HTTPException(422, "from/to: from must be before to, at most 366 days apart")
         reason = (reason or "").strip() or None
