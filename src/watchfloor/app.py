@@ -11,12 +11,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
+from watchfloor.api.cameras import CameraServices
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
@@ -26,8 +28,12 @@ from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
+from watchfloor.receivers.camera_mapping import SnapshotLimits
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
+from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
 from watchfloor.receivers.supervision import SupervisionWatch
+from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -104,6 +110,9 @@ class Platform:
     engine: AsyncEngine
     supervision: SupervisionWatch
     handling: AlarmHandling
+    cameras: SqlCameraStore
+    hikvision: HikvisionPushReceiver
+    frigate: FrigateReceiver
 
 
 async def _bootstrap_tokens(
@@ -197,6 +206,65 @@ def _metrics(
     return collect
 
 
+def _camera_metrics(
+    hikvision: HikvisionPushReceiver, frigate: FrigateReceiver
+) -> Callable[[], Iterable[Metric]]:
+    def collect() -> Iterable[Metric]:
+        for name, help_text, counters in (
+            ("watchfloor_hikvision_push_total", "Hikvision pushes by outcome", hikvision.counters),
+            (
+                "watchfloor_frigate_messages_total",
+                "Frigate MQTT messages by outcome",
+                frigate.counters,
+            ),
+        ):
+            yield Metric(
+                name=name,
+                help=help_text,
+                kind="counter",
+                samples=tuple(((("outcome", k),), float(v)) for k, v in sorted(counters.items())),
+            )
+
+    return collect
+
+
+def _chain(*collectors: Callable[[], Iterable[Metric]]) -> Callable[[], Iterable[Metric]]:
+    def collect() -> Iterable[Metric]:
+        for collector in collectors:
+            yield from collector()
+
+    return collect
+
+
+@asynccontextmanager
+async def _camera_intake(
+    settings: Settings, cameras: SqlCameraStore, writer: GroupCommitWriter, clock: Clock
+) -> AsyncIterator[FrigateReceiver]:
+    """Run the Frigate subscription (with ``mqtt_url``) and the alertStream pullers."""
+    limits = SnapshotLimits(max_bytes=settings.snapshot_max_bytes)
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient())
+        frigate = FrigateReceiver(
+            directory=cameras,
+            sink=writer,
+            clock=clock,
+            fetch_snapshot=fetch_frigate_snapshot(client, max_bytes=limits.max_bytes),
+            snapshots=limits,
+        )
+        if settings.mqtt_url is not None:
+            await stack.enter_async_context(
+                _running(frigate.serve(settings.mqtt_url.value), name="frigate")
+            )
+        for target in await cameras.pull_targets():
+            puller = AlertStreamPuller(
+                target, sink=writer, clock=clock, client=client, snapshots=limits
+            )
+            await stack.enter_async_context(
+                _running(puller.serve(), name=f"alertstream-{target.device.name}")
+            )
+        yield frigate
+
+
 async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
     """Escalate alarms past their acknowledgement deadline, every ``period`` seconds."""
     while True:
@@ -275,6 +343,14 @@ async def open_platform(
             handling = AlarmHandling(
                 repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
             )
+            cameras = SqlCameraStore(engine, clock)
+            hikvision = HikvisionPushReceiver(
+                devices=cameras,
+                sink=writer,
+                clock=clock,
+                max_body=settings.camera_max_body,
+                snapshots=SnapshotLimits(max_bytes=settings.snapshot_max_bytes),
+            )
             async with (
                 open_dc09_listeners(
                     receiver, host=settings.dc09.host, port=settings.dc09.port
@@ -283,15 +359,21 @@ async def open_platform(
                 _running(
                     _serve_escalation(handling, settings.supervision_period), name="escalation"
                 ),
+                _camera_intake(settings, cameras, writer, clock) as frigate,
             ):
                 api = create_api(
                     ApiServices(
                         repository=repository,
                         handling=handling,
                         events=bus,
-                        metrics=_metrics(receiver, writer, bus),
+                        metrics=_chain(
+                            _metrics(receiver, writer, bus), _camera_metrics(hikvision, frigate)
+                        ),
                         register=RegisterInfo(
                             operator_name=settings.operator_name, contact=settings.contact
+                        ),
+                        cameras=CameraServices(
+                            registry=cameras, push=hikvision, alarm_types=frozenset(taxonomy.types)
                         ),
                     )
                 )
@@ -306,6 +388,9 @@ async def open_platform(
                     engine=engine,
                     supervision=watch,
                     handling=handling,
+                    cameras=cameras,
+                    hikvision=hikvision,
+                    frigate=frigate,
                 )
     finally:
         await engine.dispose()

@@ -69,6 +69,11 @@ class Settings:
     flood_threshold: int = 20
     flood_window_seconds: float = 60.0
     log_level: str = "INFO"
+    # Cameras: Frigate's MQTT broker (None: no Frigate subscription), the largest push body
+    # a camera may send, and the largest picture kept with a signal.
+    mqtt_url: Secret | None = None
+    camera_max_body: int = 10 * 1024 * 1024
+    snapshot_max_bytes: int = 2 * 1024 * 1024
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -146,6 +151,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "flood_threshold": _parse_non_negative_int,
     "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,
+    "mqtt_url": _optional_secret,
+    "camera_max_body": _parse_positive_int,
+    "snapshot_max_bytes": _parse_positive_int,
 }
 
 

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.websockets import WebSocketDisconnect
 
 from watchfloor.api.auth import allowed, websocket_principal
+from watchfloor.api.cameras import CameraServices, cameras_router
 from watchfloor.api.errors import exception_handlers
 from watchfloor.api.handling import handling_router
 from watchfloor.api.schemas import (
@@ -77,6 +78,7 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    cameras: CameraServices | None = None
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -298,6 +300,8 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(statistics_router())
     app.include_router(transparency_router())
     app.include_router(_api_router())
+    if services.cameras is not None:
+        app.include_router(cameras_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")
     return app
