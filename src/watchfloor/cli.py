@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchfloor._cli_devices import devices_app
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
@@ -34,6 +35,7 @@ accounts_app = typer.Typer(help="DC-09 transmitters (accounts).", no_args_is_hel
 taxonomy_app = typer.Typer(help="The alarm-type taxonomy.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(devices_app, name="devices")
 add_simulate_command(app)
 
 err_console = Console(stderr=True)
