@@ -138,15 +138,17 @@ async def test_every_corpus_payload_is_stored_as_its_alarm_type(
     ]
     alarm = (await client.get(f"/api/alarms/{signals[0]['alarm_id']}", headers=AUTH)).json()
     assert (alarm["type_code"], alarm["site"], alarm["device"]) == (expected, "Depot", "gate")
-    snapshots = (
-        await client.get(f"/api/alarms/{alarm['id']}/snapshots", headers=AUTH)
-    ).json()["items"]
+    snapshots = (await client.get(f"/api/alarms/{alarm['id']}/snapshots", headers=AUTH)).json()[
+        "items"
+    ]
     assert len(snapshots) == pictures
 
 
 async def test_an_inactive_event_restores_its_alarm(client: httpx.AsyncClient) -> None:
     active = _alert("fielddetection_human.xml")
-    inactive = active.replace(b"<eventState>active</eventState>", b"<eventState>inactive</eventState>")
+    inactive = active.replace(
+        b"<eventState>active</eventState>", b"<eventState>inactive</eventState>"
+    )
     first = (await client.post(PUSH, content=active, headers=XML)).json()["signal_id"]
     await client.post(PUSH, content=inactive, headers=XML)
 
@@ -175,8 +177,10 @@ async def test_oversized_pictures_are_dropped_and_the_signal_kept(
     client: httpx.AsyncClient, platform: Platform
 ) -> None:
     huge = b"\xff\xd8" + b"x" * (2 * 1024 * 1024)
-    body = (DATA / "push_multipart_linedetection_vehicle.txt").read_bytes().replace(
-        b"<binary JPEG>", huge
+    body = (
+        (DATA / "push_multipart_linedetection_vehicle.txt")
+        .read_bytes()
+        .replace(b"<binary JPEG>", huge)
     )
     response = await client.post(PUSH, content=body, headers=FORM)
     assert response.status_code == 200

@@ -66,7 +66,9 @@ def test_person_in_the_loading_dock_after_hours_is_an_intrusion(
 
 def test_without_overrides_the_taxonomy_decides() -> None:
     at = datetime(2026, 1, 15, 21, tzinfo=UTC)
-    assert classify_signal(TAXONOMY, _person("loading_dock", at), _device(None)).alarm_type.code == 700
+    assert (
+        classify_signal(TAXONOMY, _person("loading_dock", at), _device(None)).alarm_type.code == 700
+    )
 
 
 def test_a_rule_naming_a_retired_type_is_ignored() -> None:
@@ -79,8 +81,12 @@ def test_hours_within_one_day() -> None:
     day = parse_overrides(
         {"rules": [{"code": "vmd", "from": "08:00", "to": "18:00", "type": 705}]}, known_types=None
     )
-    assert overridden_type(day, code="vmd", zone=None, at=datetime(2026, 1, 1, 9, tzinfo=UTC)) == 705
-    assert overridden_type(day, code="vmd", zone=None, at=datetime(2026, 1, 1, 19, tzinfo=UTC)) is None
+    assert (
+        overridden_type(day, code="vmd", zone=None, at=datetime(2026, 1, 1, 9, tzinfo=UTC)) == 705
+    )
+    assert (
+        overridden_type(day, code="vmd", zone=None, at=datetime(2026, 1, 1, 19, tzinfo=UTC)) is None
+    )
 
 
 def test_documents_round_trip() -> None:

@@ -93,7 +93,10 @@ def fetch_frigate_snapshot(client: httpx.AsyncClient, *, max_bytes: int) -> Fetc
 
 
 class FrigateReceiver:
-    """Turns Frigate MQTT messages into stored signals; ``counters`` counts by outcome."""
+    """Turns Frigate MQTT messages into stored signals; ``counters`` counts by outcome.
+
+    ``subscribed`` is set while ``serve`` holds its subscriptions on the broker.
+    """
 
     def __init__(
         self,
@@ -110,6 +113,7 @@ class FrigateReceiver:
         self._fetch = fetch_snapshot
         self._limits = snapshots or SnapshotLimits()
         self.counters: Counter[str] = Counter()
+        self.subscribed = asyncio.Event()
 
     async def handle(self, topic: str, payload: bytes) -> SignalRecord | None:
         """Store what one message means; return the signal's record, or None if nothing.
@@ -197,10 +201,12 @@ class FrigateReceiver:
                     for topic in FRIGATE_TOPICS:
                         await client.subscribe(topic)
                     self.counters["connections"] += 1
+                    self.subscribed.set()
                     backoff.reset()
                     async for message in client.messages:
                         await self._handle_safely(str(message.topic), message.payload)
             except aiomqtt.MqttError as err:
+                self.subscribed.clear()
                 self.counters["disconnected"] += 1
                 logger.warning("frigate MQTT connection to %s lost: %s", parts.hostname, err)
             await sleep(backoff.next_delay())

@@ -179,7 +179,7 @@ class AlertStreamPuller:
             except TimeoutError:
                 self.counters["silent"] += 1
                 logger.warning(
-                    "alertStream of %s silent beyond %.0f s; reconnecting",
+                    "alertStream of %s silent beyond %g s; reconnecting",
                     self._target.device.name,
                     self._silence,
                 )
