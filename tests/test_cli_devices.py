@@ -64,14 +64,36 @@ def test_overrides_are_checked_and_remove_is_clear(tmp_path: Path) -> None:
     common = ["--data-dir", str(tmp_path / "var")]
     ok = runner.invoke(
         app,
-        ["devices", "add", "--kind", "frigate", "--name", "nvr", "--site", "S"]
-        + ["--overrides", f"@{rules}", *common],
+        [
+            "devices",
+            "add",
+            "--kind",
+            "frigate",
+            "--name",
+            "nvr",
+            "--site",
+            "S",
+            "--overrides",
+            f"@{rules}",
+            *common,
+        ],
     )
     assert ok.exit_code == 0, ok.output
     bad = runner.invoke(
         app,
-        ["devices", "add", "--kind", "frigate", "--name", "nvr2", "--site", "S"]
-        + ["--overrides", '{"rules": [{"code": "person", "type": 4242}]}', *common],
+        [
+            "devices",
+            "add",
+            "--kind",
+            "frigate",
+            "--name",
+            "nvr2",
+            "--site",
+            "S",
+            "--overrides",
+            '{"rules": [{"code": "person", "type": 4242}]}',
+            *common,
+        ],
     )
     assert bad.exit_code == 2
     assert "not an alarm type" in bad.output
