@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
-from watchfloor.api.cameras import CameraServices
+from watchfloor.api.cameras import CameraServices, RedactPushSecrets
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
@@ -406,6 +406,8 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.
             log_config=None,
             lifespan="off",
         )
+        # The access log names each request's path, and a push path carries a device secret.
+        logging.getLogger("uvicorn.access").addFilter(RedactPushSecrets())
         server = uvicorn.Server(config)
         logger.info(
             "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address

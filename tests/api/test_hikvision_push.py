@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from conftest import TOKEN
+from watchfloor.api.cameras import RedactPushSecrets
 from watchfloor.app import Platform
 from watchfloor.codecs.hikvision import AlertStreamSplitter, HikvisionPush
 from watchfloor.core.cameras import CameraRegistration
@@ -304,3 +306,18 @@ async def test_bad_registrations_are_refused(
     response = await client.post("/api/devices", headers=AUTH, json=payload)
     assert response.status_code in {409, 422}
     assert field in response.text
+
+
+def test_access_logs_do_not_show_the_secret() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", PUSH, "1.1", 200),
+        None,
+    )
+    assert RedactPushSecrets().filter(record)
+    assert SECRET not in record.getMessage()
+    assert "/ingest/hikvision/***" in record.getMessage()

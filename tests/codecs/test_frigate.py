@@ -121,3 +121,11 @@ def test_arbitrary_json_decodes_or_raises_decode_error(document: object) -> None
     for decode in (decode_event, decode_review):
         with contextlib.suppress(DecodeError):
             decode(payload)
+
+
+def test_zones_that_are_not_lists_are_no_zones() -> None:
+    event = decode_event(
+        b'{"type": "new", "after": {"id": "1", "camera": "c", "label": "car",'
+        b' "current_zones": "yard", "entered_zones": null}}'
+    )
+    assert (event.zones, event.new_zones) == ((), ())

@@ -242,3 +242,33 @@ def test_a_corpus_push_decodes_alike_in_any_chunking(size: int) -> None:
     whole = MultipartSplitter("boundary").feed(body)
     assert parts == whole
     assert splitter.closed
+
+
+def test_a_delimiter_split_across_chunks_is_found() -> None:
+    splitter = MultipartSplitter("b")
+    assert splitter.feed(b"--b") == []
+    assert splitter.feed(b"\r\nX: 1\r\nnot a header\r\n\r\nbody\r\n--") == []
+    (part,) = splitter.feed(b"b--\r\n")
+    assert (part.headers, part.body, splitter.closed) == ((("x", "1"),), b"body", True)
+
+
+def test_a_boundary_with_dashes_takes_the_earliest_delimiter() -> None:
+    splitter = MultipartSplitter("--x")
+    parts = splitter.feed(b"----x\r\n\r\none\r\n--x\r\n\r\ntwo\r\n----x--\r\n")
+    assert [p.body for p in parts] == [b"one", b"two"]
+
+
+def test_an_unreadable_date_is_none_and_other_parts_are_skipped() -> None:
+    alert = decode_alert(
+        b"<EventNotificationAlert><eventType>VMD</eventType><dateTime>soon</dateTime>"
+        b"</EventNotificationAlert>"
+    )
+    assert alert.at is None
+    stream = AlertStreamSplitter("multipart/mixed; boundary=b")
+    assert stream.feed(b"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\n") == []
+
+
+def test_decode_push_takes_plain_xml() -> None:
+    xml = (DATA / "hikvision_next__EventNotificationAlert__pir.xml").read_bytes()
+    push = decode_push("text/xml; charset=UTF-8", xml)
+    assert (push.alert.event_type, push.xml, push.pictures) == ("pir", xml, ())

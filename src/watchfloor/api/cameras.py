@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
@@ -29,11 +30,33 @@ from watchfloor.core.mapping_overrides import parse_overrides
 from watchfloor.core.principals import Permission, Principal
 from watchfloor.core.signals import SignalRecord, Snapshot
 
-__all__ = ["CameraRegistry", "CameraServices", "PushReceiver", "cameras_router", "push_path"]
+__all__ = [
+    "CameraRegistry",
+    "CameraServices",
+    "PushReceiver",
+    "RedactPushSecrets",
+    "cameras_router",
+    "push_path",
+]
 
 logger = logging.getLogger(__name__)
 
 PUSH_PREFIX = "/ingest/hikvision"
+
+
+class RedactPushSecrets(logging.Filter):
+    """Masks the device secret of push URLs in log records (an access log names the path)."""
+
+    _SECRET = re.compile(re.escape(PUSH_PREFIX) + r"/[^\s/?\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's arguments without the secret; never drops a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._SECRET.sub(PUSH_PREFIX + "/***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
 
 
 def push_path(secret: str) -> str:

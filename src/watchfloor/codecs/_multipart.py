@@ -18,7 +18,8 @@ from watchfloor.codecs.errors import FormatError, FramingError
 
 __all__ = ["MultipartSplitter", "Part", "boundary_of", "media_type_of"]
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+# A part with no headers starts with its empty line.
+_HEADER_END = re.compile(rb"(?:\A|\r?\n)\r?\n")
 _LINE_END = re.compile(rb"\r?\n")
 
 
@@ -94,10 +95,8 @@ class MultipartSplitter:
             return []
         self._buffer += data
         parts: list[Part] = []
-        while not self._closed:
-            part = self._next_part()
-            if part is None:
-                break
+        # ``_next_part`` returns None once it needs more bytes or has met the close delimiter.
+        while (part := self._next_part()) is not None:
             parts.append(part)
         if len(self._buffer) > self._max_part:
             self._buffer.clear()

@@ -138,13 +138,11 @@ def _envelope(payload: bytes) -> tuple[MessageKind, dict[str, object], dict[str,
     return kind, after, before if isinstance(before, dict) else {}
 
 
-def _text(document: dict[str, object], key: str, *, required: bool = True) -> str:
+def _text(document: dict[str, object], key: str) -> str:
     value = document.get(key)
     if isinstance(value, str) and value.strip():
         return value.strip()[:_MAX_TEXT]
-    if required:
-        raise FormatError(f"{key!r} must be a non-empty string")
-    return ""
+    raise FormatError(f"{key!r} must be a non-empty string")
 
 
 def _texts(value: object) -> tuple[str, ...]:
