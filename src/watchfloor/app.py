@@ -11,13 +11,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from types import MappingProxyType
+from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
+from watchfloor.api.cameras import CameraServices, RedactPushSecrets
 from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
@@ -25,15 +29,21 @@ from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.audit import AuditEntry
+from watchfloor.core.devices import DeviceKind
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import PurgeResult, RetentionPolicy
+from watchfloor.receivers.camera_mapping import SnapshotLimits
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
+from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
+from watchfloor.receivers.onvif import serve_onvif_device
 from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
+from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import purge_due
@@ -122,6 +132,9 @@ class Platform:
     handling: AlarmHandling
     audit_log: SqlAuditLog
     signer: AuditSigner
+    cameras: SqlCameraStore
+    hikvision: HikvisionPushReceiver
+    frigate: FrigateReceiver
 
 
 async def _bootstrap_tokens(
@@ -213,6 +226,78 @@ def _metrics(
         )
 
     return collect
+
+
+def _camera_metrics(
+    hikvision: HikvisionPushReceiver, frigate: FrigateReceiver
+) -> Callable[[], Iterable[Metric]]:
+    def collect() -> Iterable[Metric]:
+        for name, help_text, counters in (
+            ("watchfloor_hikvision_push_total", "Hikvision pushes by outcome", hikvision.counters),
+            (
+                "watchfloor_frigate_messages_total",
+                "Frigate MQTT messages by outcome",
+                frigate.counters,
+            ),
+        ):
+            yield Metric(
+                name=name,
+                help=help_text,
+                kind="counter",
+                samples=tuple(((("outcome", k),), float(v)) for k, v in sorted(counters.items())),
+            )
+
+    return collect
+
+
+def _chain(*collectors: Callable[[], Iterable[Metric]]) -> Callable[[], Iterable[Metric]]:
+    def collect() -> Iterable[Metric]:
+        for collector in collectors:
+            yield from collector()
+
+    return collect
+
+
+@asynccontextmanager
+async def _camera_intake(
+    settings: Settings, cameras: SqlCameraStore, writer: GroupCommitWriter, clock: Clock
+) -> AsyncIterator[FrigateReceiver]:
+    """Run the Frigate subscription (with ``mqtt_url``), alertStream and ONVIF pullers."""
+    limits = SnapshotLimits(max_bytes=settings.snapshot_max_bytes)
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(httpx.AsyncClient())
+        frigate = FrigateReceiver(
+            directory=cameras,
+            sink=writer,
+            clock=clock,
+            fetch_snapshot=fetch_frigate_snapshot(client, max_bytes=limits.max_bytes),
+            snapshots=limits,
+        )
+        if settings.mqtt_url is not None:
+            await stack.enter_async_context(
+                _running(frigate.serve(settings.mqtt_url.value), name="frigate")
+            )
+        for target in await cameras.pull_targets():
+            puller = AlertStreamPuller(
+                target, sink=writer, clock=clock, client=client, snapshots=limits
+            )
+            await stack.enter_async_context(
+                _running(puller.serve(), name=f"alertstream-{target.device.name}")
+            )
+        for target in await cameras.pull_targets(DeviceKind.ONVIF):
+            address = urlsplit(target.url)
+            onvif = serve_onvif_device(
+                host=address.hostname or target.url,
+                port=address.port or (443 if address.scheme == "https" else 80),
+                username=target.username,
+                password=target.password,
+                device=target.device.name,
+                sink=writer,
+                clock=clock,
+                heartbeat=target.heartbeat or timedelta(seconds=60),
+            )
+            await stack.enter_async_context(_running(onvif, name=f"onvif-{target.device.name}"))
+        yield frigate
 
 
 async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
@@ -363,6 +448,14 @@ async def open_platform(
             handling = AlarmHandling(
                 repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
             )
+            cameras = SqlCameraStore(engine, clock)
+            hikvision = HikvisionPushReceiver(
+                devices=cameras,
+                sink=writer,
+                clock=clock,
+                max_body=settings.camera_max_body,
+                snapshots=SnapshotLimits(max_bytes=settings.snapshot_max_bytes),
+            )
             async with (
                 open_dc09_listeners(
                     receiver, host=settings.dc09.host, port=settings.dc09.port
@@ -381,13 +474,16 @@ async def open_platform(
                     ),
                     name="retention",
                 ),
+                _camera_intake(settings, cameras, writer, clock) as frigate,
             ):
                 api = create_api(
                     ApiServices(
                         repository=repository,
                         handling=handling,
                         events=bus,
-                        metrics=_metrics(receiver, writer, bus),
+                        metrics=_chain(
+                            _metrics(receiver, writer, bus), _camera_metrics(hikvision, frigate)
+                        ),
                         register=RegisterInfo(
                             operator_name=settings.operator_name,
                             contact=settings.contact,
@@ -397,7 +493,14 @@ async def open_platform(
                         audit_log=audit_log,
                         signer=signer,
                         verify_signature=partial(verify_with, frozenset({signer.key_id})),
-                        request_limits=RequestLimits(default=settings.max_request_bytes),
+                        request_limits=RequestLimits(
+                            default=settings.max_request_bytes,
+                            # Cameras push pictures: their route has its own, larger limit.
+                            by_prefix=MappingProxyType({"/ingest/": settings.camera_max_body}),
+                        ),
+                        cameras=CameraServices(
+                            registry=cameras, push=hikvision, alarm_types=frozenset(taxonomy.types)
+                        ),
                     )
                 )
                 yield Platform(
@@ -413,6 +516,9 @@ async def open_platform(
                     handling=handling,
                     audit_log=audit_log,
                     signer=signer,
+                    cameras=cameras,
+                    hikvision=hikvision,
+                    frigate=frigate,
                 )
     finally:
         await engine.dispose()
@@ -432,6 +538,9 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.
         )
         for name in ("uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).addFilter(redact_secrets)
+        # The access logs name each request's path, and a push path carries a device secret.
+        for name in ("uvicorn.access", "watchfloor.access"):
+            logging.getLogger(name).addFilter(RedactPushSecrets())
         server = uvicorn.Server(config)
         logger.info(
             "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from watchfloor._cli_audit import audit_app, cli_entry, purge_command
+from watchfloor._cli_devices import devices_app
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
@@ -37,6 +38,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(audit_app, name="audit")
 app.command("purge")(purge_command)
+app.add_typer(devices_app, name="devices")
 add_simulate_command(app)
 
 err_console = Console(stderr=True)

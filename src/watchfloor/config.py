@@ -81,6 +81,11 @@ class Settings:
     retention_purge_interval: float = 3600.0
     # The largest HTTP request body accepted (413 beyond it); routes may have their own.
     max_request_bytes: int = 1024 * 1024
+    # Cameras: Frigate's MQTT broker (None: no Frigate subscription), the largest push body
+    # a camera may send, and the largest picture kept with a signal.
+    mqtt_url: Secret | None = None
+    camera_max_body: int = 10 * 1024 * 1024
+    snapshot_max_bytes: int = 2 * 1024 * 1024
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -165,6 +170,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "retention_closed_alarms_days": _parse_positive_int,
     "retention_purge_interval": _parse_positive_float,
     "max_request_bytes": _parse_positive_int,
+    "mqtt_url": _optional_secret,
+    "camera_max_body": _parse_positive_int,
+    "snapshot_max_bytes": _parse_positive_int,
 }
 
 

@@ -21,6 +21,8 @@ from support.clock import FakeClock
 from support.onvif_responder import DATA, OnvifResponder, open_onvif_responder
 from watchfloor.app import Platform, open_platform
 from watchfloor.config import Settings
+from watchfloor.core.cameras import CameraRegistration
+from watchfloor.core.devices import DeviceKind
 from watchfloor.receivers.onvif import OnvifCamera, OnvifReceiver, OnvifTiming
 from watchfloor.store.tables import devices
 from watchfloor.taxonomy import __file__ as taxonomy_package
@@ -315,3 +317,29 @@ async def test_a_silent_camera_raises_link_lost_and_its_return_restores(
 async def _device(platform: Platform) -> Row[Any]:
     async with platform.engine.connect() as connection:
         return (await connection.execute(devices.select().where(devices.c.name == DEVICE))).one()
+
+
+async def test_the_platform_pulls_every_registered_onvif_camera(
+    onvif_settings: Settings, clock: FakeClock
+) -> None:
+    async with open_onvif_responder(clock) as responder:
+        async with open_platform(onvif_settings, clock=clock) as first:
+            await first.cameras.add_camera(
+                CameraRegistration(
+                    kind=DeviceKind.ONVIF,
+                    name=DEVICE,
+                    site="Gate",
+                    url=responder.base,
+                    username="admin",
+                    password="secret",
+                    heartbeat=timedelta(seconds=60),
+                )
+            )
+        responder.queue(_recorded("line_crossed_core_spec.xml"))
+        # The composition root starts a puller for each ONVIF camera registered.
+        async with open_platform(onvif_settings, clock=clock) as platform:
+            await responder.wait_for("PullMessages", 2)
+            records = await platform.repository.list_signals(
+                device=DEVICE, alarm_id=None, limit=10, after=None
+            )
+    assert [r.type_code for r in records] == [701, 701]

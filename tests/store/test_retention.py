@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -19,11 +20,12 @@ from watchfloor.core.alarms import (
 )
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.retention import REDACTED, PurgeResult, RetentionPolicy
+from watchfloor.core.signals import Snapshot
 from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store import GroupCommitWriter, SqlRepository
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.retention import purge_due
-from watchfloor.store.tables import alarm_timeline, signals
+from watchfloor.store.tables import alarm_timeline, signal_snapshots, signals
 
 from .conftest import FakeClock
 from .factories import dc09_signal
@@ -173,3 +175,24 @@ async def test_a_large_purge_runs_in_batches(
     assert await _count(engine, signals) == 0
     assert len(await SqlAuditLog(engine, clock).search(limit=10)) == 3
     assert await _count(engine, alarm_timeline) == 0
+
+
+async def test_images_go_before_their_signals_and_open_alarms_keep_theirs(
+    engine: AsyncEngine, writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    await repository.add_account(account="1234", site="HQ", key=None)
+    picture = (Snapshot(content_type="image/jpeg", data=b"\xff\xd8jpeg"),)
+    logged = replace(dc09_signal(at=clock.now(), seq="0001", code="401"), snapshots=picture)
+    alarmed = replace(dc09_signal(at=clock.now(), seq="0002", zone="009"), snapshots=picture)
+    await writer.submit([logged, alarmed])
+    clock.advance(40 * DAY)
+    result = await purge_due(engine, POLICY.cutoffs(clock.now()), partial(_entry, clock))
+    assert result == PurgeResult(images=1)
+    assert await _count(engine, signal_snapshots) == 1
+    assert await _count(engine, signals) == 2
+    clock.advance(60 * DAY)
+    result = await purge_due(engine, POLICY.cutoffs(clock.now()), partial(_entry, clock))
+    assert result == PurgeResult(signals=1)
+    # The open alarm keeps its signal and picture, however old.
+    assert await _count(engine, signal_snapshots) == 1
+    assert await _count(engine, signals) == 1

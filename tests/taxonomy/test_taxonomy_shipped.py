@@ -88,7 +88,7 @@ FORBIDDEN = re.compile(
     re.IGNORECASE,
 )
 
-LOG_ONLY_TYPES = frozenset({170, 800, 810, 820, 830, 840, 845, 870})
+LOG_ONLY_TYPES = frozenset({170, 705, 800, 810, 820, 830, 840, 845, 870})
 
 
 @pytest.fixture(scope="module")

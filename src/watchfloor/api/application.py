@@ -25,6 +25,7 @@ from watchfloor.api.audit import (
 )
 from watchfloor.api.audit_log import audit_router
 from watchfloor.api.auth import allowed, websocket_principal
+from watchfloor.api.cameras import CameraServices, cameras_router
 from watchfloor.api.errors import exception_handlers
 from watchfloor.api.fields import AccountPath, AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.handling import handling_router
@@ -93,6 +94,7 @@ class ApiServices:
     #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
     verify_signature: Callable[[str, bytes, str], bool]
     request_limits: RequestLimits = DEFAULT_LIMITS
+    cameras: CameraServices | None = None
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -341,6 +343,8 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(audit_router())
     app.include_router(search_router())
     app.include_router(_api_router())
+    if services.cameras is not None:
+        app.include_router(cameras_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")
     return app

@@ -9,10 +9,10 @@ published to the consoles only after that commit.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Self, TypeVar
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
@@ -34,6 +34,7 @@ __all__ = [
     "audit_entry",
     "audited",
     "audited_handling",
+    "audited_in",
     "record",
 ]
 
@@ -118,6 +119,34 @@ def audit_entry(
         outcome=outcome,
         digest=digest,
     )
+
+
+class Auditable(Protocol):
+    """A store whose calls can run in one transaction with an audit row."""
+
+    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Self]:
+        """The unit of work (see ``Repository.audited``)."""
+        ...
+
+
+S = TypeVar("S", bound=Auditable)
+
+
+@asynccontextmanager
+async def audited_in(
+    store: S,
+    request: Request,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+) -> AsyncIterator[S]:
+    """Run the block's calls on ``store`` and the action's audit row in one transaction."""
+    entry = audit_entry(request, principal, action, target, reason=reason, digest=digest)
+    async with store.audited(entry) as bound:
+        yield bound
 
 
 @asynccontextmanager

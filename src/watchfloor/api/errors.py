@@ -10,13 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from watchfloor.codecs.errors import DecodeError, UnsupportedMessageError
 from watchfloor.core.errors import (
     ConflictError,
     InvalidTransitionError,
     NotFoundError,
+    PayloadTooLargeError,
     ProcedureIncompleteError,
     StoreUnavailableError,
     TaxonomyError,
+    UnknownSenderError,
 )
 
 __all__ = ["exception_handlers"]
@@ -29,6 +32,12 @@ ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = {
     StoreUnavailableError: (503, "store_unavailable"),
     ProcedureIncompleteError: (409, "sop_incomplete"),
     TaxonomyError: (422, "invalid_taxonomy"),
+    # Devices posting events (api.cameras): the first matching class wins, so the
+    # unsupported content type comes before the DecodeError it derives from.
+    UnknownSenderError: (401, "unknown_device"),
+    PayloadTooLargeError: (413, "payload_too_large"),
+    UnsupportedMessageError: (415, "unsupported_media_type"),
+    DecodeError: (400, "malformed_payload"),
 }
 
 

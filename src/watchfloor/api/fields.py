@@ -27,6 +27,7 @@ __all__ = [
     "NameQuery",
     "Note",
     "OptionalId",
+    "SignalId",
     "SitePath",
     "StepNumber",
     "TypeCode",
@@ -87,6 +88,7 @@ TypeCode = Annotated[int, Field(ge=0, le=MAX_TYPE_CODE)]
 """An alarm type's code."""
 
 AlarmId = Annotated[int, Path(ge=1, le=MAX_ID, description="the alarm's id")]
+SignalId = Annotated[int, Path(ge=1, le=MAX_ID, description="the signal's id")]
 StepNumber = Annotated[int, Path(ge=1, le=1000, description="the procedure step, from 1")]
 AccountPath = Annotated[
     str, Path(pattern=r"^[0-9A-Fa-f]{3,16}$", description="DC-09 account: 3 to 16 hex digits")

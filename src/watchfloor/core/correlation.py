@@ -24,6 +24,7 @@ from enum import StrEnum
 from watchfloor.core.alarm_types import UNREGISTERED_TRANSMITTER, Classification, Taxonomy
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry, TimelineKind
 from watchfloor.core.devices import Device
+from watchfloor.core.mapping_overrides import overridden_type
 from watchfloor.core.signals import Signal, SignalSource
 
 __all__ = [
@@ -75,9 +76,19 @@ class Correlation:
 
 
 def classify_signal(taxonomy: Taxonomy, signal: Signal, device: Device | None) -> Classification:
-    """Return the alarm type of a signal from a device that may be unregistered (None)."""
+    """Return the alarm type of a signal from a device that may be unregistered (None).
+
+    The device's mapping overrides, when one matches, win over the taxonomy's mapping; an
+    override naming a type the taxonomy no longer has is ignored.
+    """
     if device is None and signal.source is SignalSource.DC09:
         return Classification(alarm_type=taxonomy.get(UNREGISTERED_TRANSMITTER), restore=False)
+    if device is not None and device.overrides is not None:
+        type_code = overridden_type(
+            device.overrides, code=signal.code.code, zone=signal.zone, at=signal.received_at
+        )
+        if type_code is not None and type_code in taxonomy.types:
+            return Classification(alarm_type=taxonomy.get(type_code), restore=signal.restore)
     return taxonomy.classify(signal.code, restore=signal.restore)
 
 

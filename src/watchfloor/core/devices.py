@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from watchfloor.core.mapping_overrides import MappingOverrides
+
 __all__ = ["AccountUpdate", "Device", "DeviceKind"]
 
 
@@ -26,6 +28,9 @@ class Device:
 
     ``has_key`` tells whether an AES key is set; the key itself never leaves the store except
     to the receiver that needs it.
+
+    ``zone`` is where a camera looks (its signals' zone when the event names none);
+    ``overrides`` refine how its codes map to alarm types (``core.mapping_overrides``).
     """
 
     id: int
@@ -42,6 +47,8 @@ class Device:
     supervision_grace: timedelta | None = None
     link_lost_at: datetime | None = None
     on_test_until: datetime | None = None
+    zone: str | None = None
+    overrides: MappingOverrides | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

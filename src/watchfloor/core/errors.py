@@ -6,9 +6,11 @@ __all__ = [
     "ConflictError",
     "InvalidTransitionError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "ProcedureIncompleteError",
     "StoreUnavailableError",
     "TaxonomyError",
+    "UnknownSenderError",
     "WatchfloorError",
 ]
 
@@ -53,3 +55,11 @@ class TaxonomyError(WatchfloorError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid taxonomy:\n  " + "\n  ".join(problems))
         self.problems = tuple(problems)
+
+
+class UnknownSenderError(WatchfloorError):
+    """A device presented a secret (or name) that no registered, enabled device has."""
+
+
+class PayloadTooLargeError(WatchfloorError):
+    """A device sent a body larger than the configured limit; nothing of it was stored."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from watchfloor.core.alarm_types import SourceCode
 
-__all__ = ["LinkTest", "Origin", "Signal", "SignalRecord", "SignalSource"]
+__all__ = ["LinkTest", "Origin", "Signal", "SignalRecord", "SignalSource", "Snapshot"]
 
 
 class SignalSource(StrEnum):
@@ -43,13 +43,23 @@ ORIGIN_OF_SOURCE = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """A picture that came with a signal (a camera's JPEG), kept with it for verification."""
+
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Signal:
     """One message from one source, exactly as received; immutable.
 
     ``device`` is the source's identity as it names itself (a DC-09 account, a camera's
     secret-bound name). ``code`` is the source's event code; ``restore`` is set when the
     message itself says restore (Contact ID qualifier 3). The DC-09 fields ``account``,
-    ``seq`` and ``token`` are None for other sources.
+    ``seq`` and ``token`` are None for other sources. ``snapshots`` are pictures the source
+    sent with the message; the store keeps them with the signal, in the same commit, and
+    records read back from the store leave them out (they are served on their own).
     """
 
     source: SignalSource
@@ -66,6 +76,7 @@ class Signal:
     seq: str | None = None
     token: str | None = None
     ext: tuple[str, ...] = ()
+    snapshots: tuple[Snapshot, ...] = ()
 
     @property
     def origin(self) -> Origin:

@@ -21,7 +21,8 @@ applied in three phases whose number of statements does not grow with its size:
    ``link_lost`` restore, which is stored and correlated like any signal (it goes on the
    open "link lost" alarm's timeline) but belongs to no unit.
 3. Write, one executemany per table: the alarms the batch opened, in their final state; the
-   alarms it changed, guarded by the version read in 1; the signals; their timeline entries;
+   alarms it changed, guarded by the version read in 1; the signals; the pictures that came
+   with them (``_snapshots``); their timeline entries;
    the devices' last-seen time, clock skew and lost link.
 
 A batch thus takes about a dozen statements, whatever its size (IN lists are cut at ``CHUNK``
@@ -68,6 +69,7 @@ from watchfloor.store._rows import (
     signal_values,
     timeline_values,
 )
+from watchfloor.store._snapshots import insert_snapshots
 from watchfloor.store.tables import UtcDateTime, alarm_timeline, alarms, devices, signals
 
 __all__ = ["RETRANSMISSION_WINDOW", "BatchOutcome", "FloodLimit", "apply_batch"]
@@ -206,6 +208,7 @@ async def apply_batch(
     await _insert_alarms(connection, [c for c in changes if c.read_version is None])
     await _update_alarms(connection, [c for c in changes if c.read_version is not None])
     records = await _insert_signals(connection, planned)
+    await insert_snapshots(connection, records)
     await _insert_timeline(connection, planned, records)
     await _update_devices(connection, device_changes)
     events = tuple(

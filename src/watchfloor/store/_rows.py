@@ -13,10 +13,11 @@ from sqlalchemy import Row, Select, select
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import Alarm, AlarmState, Outcome, TimelineEntry, TimelineKind
 from watchfloor.core.devices import Device, DeviceKind
+from watchfloor.core.mapping_overrides import parse_overrides
 from watchfloor.core.signals import Origin, Signal, SignalRecord, SignalSource
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice
-from watchfloor.store.tables import alarms, devices, sites
+from watchfloor.store.tables import alarms, camera_devices, devices, sites
 
 __all__ = [
     "CHUNK",
@@ -274,7 +275,13 @@ def select_devices() -> Select[Any]:
         devices.c.link_lost_at,
         devices.c.on_test_until,
         sites.c.on_test_until.label("site_on_test_until"),
-    ).select_from(devices.outerjoin(sites, devices.c.site_id == sites.c.id))
+        camera_devices.c.zone,
+        camera_devices.c.mapping_overrides,
+    ).select_from(
+        devices.outerjoin(sites, devices.c.site_id == sites.c.id).outerjoin(
+            camera_devices, camera_devices.c.device_id == devices.c.id
+        )
+    )
 
 
 def device_from_row(row: Row[Any] | Mapping[str, Any]) -> Device:
@@ -296,6 +303,12 @@ def device_from_row(row: Row[Any] | Mapping[str, Any]) -> Device:
         link_lost_at=m["link_lost_at"],
         # The device is on test while either it or its whole site is.
         on_test_until=_latest(m["on_test_until"], m["site_on_test_until"]),
+        zone=m["zone"],
+        overrides=(
+            None
+            if m["mapping_overrides"] is None
+            else parse_overrides(json.loads(m["mapping_overrides"]), known_types=None)
+        ),
     )
 
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Select, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
-from watchfloor.core.audit import AuditEntry, AuditOutcome
 from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
 from watchfloor.core.errors import (
     ConflictError,
     NotFoundError,
     StoreUnavailableError,
-    WatchfloorError,
 )
-from watchfloor.core.ports import AlarmDetail, Clock
+from watchfloor.core.ports import AlarmDetail
 from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import SignalRecord
 from watchfloor.core.statistics import AlarmFact
@@ -41,8 +37,7 @@ from watchfloor.store._rows import (
     timeline_values,
     token_hash,
 )
-from watchfloor.store.audit import append_audit
-from watchfloor.store.database import write_transaction
+from watchfloor.store._unit import AuditedUnit
 from watchfloor.store.tables import (
     alarm_timeline,
     alarms,
@@ -58,73 +53,15 @@ __all__ = ["SqlRepository"]
 _HEALTH_ROW: Final = 1
 
 
-class SqlRepository:
+class SqlRepository(AuditedUnit):
     """Reads and administrative writes on SQLite or PostgreSQL (``core.ports.Repository``).
 
     Every method runs in its own short transaction and translates driver errors: a violated
     uniqueness becomes ConflictError, any other database failure StoreUnavailableError.
     Cancelling a call rolls its transaction back. The intake path (signals and the alarms
-    they raise) is ``GroupCommitWriter``'s.
+    they raise) is ``GroupCommitWriter``'s. ``audited`` runs several calls and their audit
+    row as one transaction.
     """
-
-    def __init__(
-        self, engine: AsyncEngine, clock: Clock, *, connection: AsyncConnection | None = None
-    ) -> None:
-        self._engine = engine
-        self._clock = clock
-        # Set inside ``audited``: every method then runs in that one transaction.
-        self._connection = connection
-
-    @asynccontextmanager
-    async def audited(self, entry: AuditEntry) -> AsyncIterator[SqlRepository]:
-        """Run a block's reads and writes and the audit row of the action in one transaction.
-
-        Yields a repository bound to the transaction; when the block ends normally the entry
-        is appended to the audit log and everything commits together. If the block raises,
-        its writes roll back and the entry is recorded with outcome ``failed`` in a
-        transaction of its own, then the error propagates. Cancelled, nothing is stored.
-
-        Raises:
-            StoreUnavailableError: the transaction did not commit.
-        """
-        if self._connection is not None:
-            raise RuntimeError("audited units of work do not nest")
-        try:
-            with translate_errors("store an audited action"):
-                async with write_transaction(self._engine) as connection:
-                    yield SqlRepository(self._engine, self._clock, connection=connection)
-                    await append_audit(connection, entry)
-        except WatchfloorError:
-            await self.record_audit(replace(entry, outcome=AuditOutcome.FAILED))
-            raise
-
-    async def record_audit(self, entry: AuditEntry) -> None:
-        """Append an audit entry on its own (an action that touched no data, or failed).
-
-        Raises:
-            StoreUnavailableError: nothing was appended.
-        """
-        with translate_errors("write the audit log"):
-            async with self._write() as connection:
-                await append_audit(connection, entry)
-
-    def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        if self._connection is not None:
-            return nullcontext(self._connection)
-        return write_transaction(self._engine)
-
-    def _connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        if self._connection is not None:
-            return nullcontext(self._connection)
-        return self._engine.connect()
-
-    @asynccontextmanager
-    async def _read_transaction(self) -> AsyncIterator[AsyncConnection]:
-        if self._connection is not None:
-            yield self._connection
-            return
-        async with self._engine.connect() as connection, connection.begin():
-            yield connection
 
     async def check_writable(self) -> None:
         """Write the health row in a transaction of its own.

@@ -21,7 +21,7 @@ from watchfloor.core.retention import PERSON_WRITTEN, REDACTED, Cutoffs, DataKin
 from watchfloor.store._errors import translate_errors
 from watchfloor.store.audit import append_audit
 from watchfloor.store.database import write_transaction
-from watchfloor.store.tables import alarm_timeline, alarms, signals
+from watchfloor.store.tables import alarm_timeline, alarms, signal_snapshots, signals
 
 __all__ = ["purge_due"]
 
@@ -47,6 +47,10 @@ async def _purge_closed_alarms(connection: AsyncConnection, cutoffs: Cutoffs, ba
     if not ids:
         return 0
     await connection.execute(delete(alarm_timeline).where(alarm_timeline.c.alarm_id.in_(ids)))
+    of_alarms = select(signals.c.id).where(signals.c.alarm_id.in_(ids))
+    await connection.execute(
+        delete(signal_snapshots).where(signal_snapshots.c.signal_id.in_(of_alarms))
+    )
     await connection.execute(delete(signals).where(signals.c.alarm_id.in_(ids)))
     await connection.execute(delete(alarms).where(alarms.c.id.in_(ids)))
     return len(ids)
@@ -74,7 +78,30 @@ async def _purge_signals(connection: AsyncConnection, cutoffs: Cutoffs, batch: i
     await connection.execute(
         update(alarm_timeline).where(alarm_timeline.c.signal_id.in_(ids)).values(signal_id=None)
     )
+    await connection.execute(delete(signal_snapshots).where(signal_snapshots.c.signal_id.in_(ids)))
     await connection.execute(delete(signals).where(signals.c.id.in_(ids)))
+    return len(ids)
+
+
+async def _purge_images(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
+    open_alarms = select(alarms.c.id).where(alarms.c.state.in_(_OPEN))
+    of_open_alarms = select(signals.c.id).where(signals.c.alarm_id.in_(open_alarms))
+    ids = (
+        (
+            await connection.execute(
+                select(signal_snapshots.c.id)
+                .where(
+                    signal_snapshots.c.received_at < cutoffs.before[DataKind.IMAGES],
+                    not_(signal_snapshots.c.signal_id.in_(of_open_alarms)),
+                )
+                .limit(batch)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if ids:
+        await connection.execute(delete(signal_snapshots).where(signal_snapshots.c.id.in_(ids)))
     return len(ids)
 
 
@@ -130,6 +157,7 @@ async def purge_due(
             async with write_transaction(engine) as connection:
                 done = PurgeResult(
                     closed_alarms=await _purge_closed_alarms(connection, cutoffs, batch),
+                    images=await _purge_images(connection, cutoffs, batch),
                     signals=await _purge_signals(connection, cutoffs, batch),
                     notes=await _redact_notes(connection, cutoffs, batch),
                 )
@@ -141,5 +169,5 @@ async def purge_due(
             notes=total.notes + done.notes,
             closed_alarms=total.closed_alarms + done.closed_alarms,
         )
-        if max(done.signals, done.notes, done.closed_alarms) < batch:
+        if max(done.signals, done.images, done.notes, done.closed_alarms) < batch:
             return total

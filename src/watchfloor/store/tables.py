@@ -37,8 +37,10 @@ __all__ = [
     "api_tokens",
     "audit_checkpoints",
     "audit_log",
+    "camera_devices",
     "devices",
     "metadata",
+    "signal_snapshots",
     "signals",
     "sites",
     "store_health",
@@ -303,4 +305,39 @@ taxonomy_versions = Table(
     Column("changed", Text, nullable=False),
     # Each type's fingerprint (core.taxonomy_history) as JSON, to compare the next version.
     Column("fingerprints", Text, nullable=False),
+)
+
+# --- cameras, NVRs and Frigate -----------------------------------------------------------------
+
+#: What a camera, NVR or Frigate instance needs beyond its ``devices`` row (one row each).
+camera_devices = Table(
+    "camera_devices",
+    metadata,
+    Column("device_id", Integer, ForeignKey("devices.id"), primary_key=True),
+    # sha256 hex of the secret in the URL a camera posts to: the secret itself is not stored.
+    Column("secret_hash", String(64), nullable=True, unique=True),
+    # Where to pull from: a Hikvision device's base URL (alertStream), Frigate's HTTP API.
+    Column("url", Text, nullable=True),
+    Column("username", Text, nullable=True),
+    # Presented to the device (HTTP digest), so kept as given; never shown or logged.
+    Column("password", Text, nullable=True),
+    Column("pull", Boolean, nullable=False, server_default=text("false")),
+    # A Frigate instance's MQTT topic prefix ("frigate" by default).
+    Column("topic_prefix", Text, nullable=True, unique=True),
+    Column("zone", Text, nullable=True),
+    # core.mapping_overrides as JSON (MappingOverrides.as_document), or NULL.
+    Column("mapping_overrides", Text, nullable=True),
+)
+
+#: Pictures that came with a signal, written in the signal's own transaction.
+signal_snapshots = Table(
+    "signal_snapshots",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("signal_id", ID, ForeignKey("signals.id"), nullable=False, index=True),
+    Column("content_type", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
 )

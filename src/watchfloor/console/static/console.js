@@ -234,6 +234,7 @@ function renderDetail() {
   const pane = $("detail");
   pane.dataset.state = alarm.state;
   pane.dataset.priority = alarm.priority;
+  pane.dataset.alarmId = alarm.id;
   $("detail-title").textContent = `P${alarm.priority} · ${alarm.type_name} · #${alarm.id}`;
 
   const dl = $("facts");
