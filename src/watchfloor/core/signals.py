@@ -50,6 +50,10 @@ class Signal:
     secret-bound name). ``code`` is the source's event code; ``restore`` is set when the
     message itself says restore (Contact ID qualifier 3). The DC-09 fields ``account``,
     ``seq`` and ``token`` are None for other sources.
+
+    Staff reports and calls name their ``site`` themselves (devices take theirs from their
+    registration) and carry the ``idempotency_key`` their sender chose, so that a resent
+    report is stored once however late it comes; both are None for devices.
     """
 
     source: SignalSource
@@ -66,6 +70,8 @@ class Signal:
     seq: str | None = None
     token: str | None = None
     ext: tuple[str, ...] = ()
+    site: str | None = None
+    idempotency_key: str | None = None
 
     @property
     def origin(self) -> Origin:

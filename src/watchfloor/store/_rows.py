@@ -56,13 +56,17 @@ def token_hash(token: str) -> str:
 
 
 def dedupe_key(signal: Signal) -> str | None:
-    """Return the retransmission key of a DC-09 signal (None for other sources).
+    """Return the retransmission key of a signal (None for sources that cannot repeat).
 
-    DC-09 rule: a repeat has the same account, sequence number and content.
+    DC-09 rule: a repeat has the same account, sequence number and content. A staff report
+    or call repeats when its sender resends the same idempotency key (an offline queue).
     """
-    if signal.source is not SignalSource.DC09:
+    if signal.idempotency_key is not None:
+        material = f"{signal.source}|{signal.device}|{signal.idempotency_key}"
+    elif signal.source is SignalSource.DC09:
+        material = f"{signal.account or ''}|{signal.seq or ''}|{signal.raw}"
+    else:
         return None
-    material = f"{signal.account or ''}|{signal.seq or ''}|{signal.raw}"
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -36,10 +36,14 @@ __all__ = [
     "alarms",
     "api_tokens",
     "devices",
+    "dispatches",
     "metadata",
+    "notification_dead_letters",
+    "report_photos",
     "signals",
     "sites",
     "store_health",
+    "units",
 ]
 
 # Constraint names are fixed so that migrations can refer to them on every backend.
@@ -245,4 +249,71 @@ store_health = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("checked_at", UtcDateTime, nullable=False),
+)
+
+# -- staff reports, calls, units, dispatch and notifications out (migration 0007) -----------
+
+#: A staff report or call is stored once per sender and idempotency key, even when two nodes
+#: take its resends at once (the losing batch fails; its sender retries and gets the first).
+Index(
+    "uq_signals_report_key",
+    signals.c.dedupe_key,
+    unique=True,
+    sqlite_where=text("source IN ('patrol', 'call')"),
+    postgresql_where=text("source IN ('patrol', 'call')"),
+)
+
+#: The photo a guard attached to a report (JPEG or PNG, size-limited), kept apart from the
+#: signal so that listing signals never reads images.
+report_photos = Table(
+    "report_photos",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("signal_id", ID, ForeignKey("signals.id"), nullable=False, unique=True),
+    Column("media_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    # The user whose phone page reports for the unit (None: operators only).
+    Column("user_name", Text, nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("status_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alarm_id", ID, ForeignKey("alarms.id"), nullable=False, index=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
+    Column("dispatched_at", UtcDateTime, nullable=False),
+    Column("dispatched_by", Text, nullable=False),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    Column("en_route_at", UtcDateTime, nullable=True),
+    Column("on_scene_at", UtcDateTime, nullable=True),
+    Column("cleared_at", UtcDateTime, nullable=True),
+    Index("ix_dispatches_unit_id_cleared_at", "unit_id", "cleared_at"),
+)
+
+#: Webhook deliveries that failed every attempt, for administrators to look at and replay.
+notification_dead_letters = Table(
+    "notification_dead_letters",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("rule", Text, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("alarm_id", ID, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
 )
