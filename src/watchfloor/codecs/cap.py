@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from xml.etree import ElementTree as ET  # noqa: S405 - building XML, never parsing it
+from xml.etree import ElementTree as ET
 
 __all__ = [
     "CAP_NAMESPACE",
@@ -182,7 +182,8 @@ def encode_alert(alert: CapAlert) -> bytes:
         _add(info, "headline", alert.info.headline)
     area = ET.SubElement(info, f"{{{CAP_NAMESPACE}}}area")
     _add(area, "areaDesc", alert.info.area_desc)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def encode_atom_index(
@@ -210,4 +211,5 @@ def encode_atom_index(
             f"{{{_ATOM_NAMESPACE}}}link",
             {"rel": "alternate", "type": "application/cap+xml", "href": entry.link},
         )
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document

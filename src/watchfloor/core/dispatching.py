@@ -70,8 +70,8 @@ class UnitRepository(Protocol):
         previous: Alarm,
         alarm: Alarm,
         entries: Sequence[TimelineEntry],
-        units: Sequence[tuple[Unit, Unit]],
-        dispatches: Sequence[Dispatch],
+        units_changed: Sequence[tuple[Unit, Unit]],
+        new_dispatches: Sequence[Dispatch],
     ) -> tuple[Alarm, tuple[Dispatch, ...]]:
         """Store a dispatch in one commit: the alarm, its entries, the units, the dispatches.
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, func, select
 
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import Alarm, AlarmState, Outcome, TimelineEntry, TimelineKind
@@ -16,7 +16,7 @@ from watchfloor.core.devices import Device, DeviceKind
 from watchfloor.core.signals import Origin, Signal, SignalRecord, SignalSource
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice
-from watchfloor.store.tables import alarms, devices, sites
+from watchfloor.store.tables import alarms, devices, dispatches, sites
 
 __all__ = [
     "CHUNK",
@@ -160,6 +160,10 @@ def select_alarm_facts(*, start: datetime, end: datetime) -> Select[Any]:
             alarms.c.resolved_by,
             alarms.c.outcome,
             alarms.c.escalation_count,
+            select(func.min(dispatches.c.on_scene_at))
+            .where(dispatches.c.alarm_id == alarms.c.id)
+            .scalar_subquery()
+            .label("arrived_at"),
         )
         .where(alarms.c.first_at >= start, alarms.c.first_at < end)
         .order_by(alarms.c.first_at, alarms.c.id)
@@ -183,6 +187,7 @@ def alarm_fact_from_row(row: Row[Any]) -> AlarmFact:
         resolved_by=m["resolved_by"],
         outcome=Outcome(m["outcome"]) if m["outcome"] is not None else None,
         escalation_count=m["escalation_count"],
+        arrived_at=m["arrived_at"],
     )
 
 

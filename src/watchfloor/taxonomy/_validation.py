@@ -123,16 +123,7 @@ class _Builder:
         self.read_types(document.get("types"))
         for system in CodeSystem:
             self.read_mappings(system, document.get(system.value, {}))
-        self.add_direct_choices()
         return version.strip() if isinstance(version, str) else ""
-
-    def add_direct_choices(self) -> None:
-        # Staff on duty and call-takers choose a type directly: its own code classifies as
-        # itself, unless a ``[taxonomy]`` entry redirects it (a retired type to its successor).
-        for code in self.types:
-            self.mappings.setdefault(
-                SourceCode(system=CodeSystem.TAXONOMY, code=str(code)), (code, False)
-            )
 
     def read_types(self, entries: object) -> None:
         if entries is None:
