@@ -11,24 +11,33 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
+from watchfloor.api.field import FieldServices
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
+from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.notifications import Channel
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
+from watchfloor.notifiers.dispatcher import NotificationDispatcher
+from watchfloor.notifiers.log import LoggingNotificationLog
+from watchfloor.notifiers.senders import SENDERS
+from watchfloor.notifiers.webhook import WebhookOutbox
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
 from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.store.database import migrate, open_engine, sqlite_url
+from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.writer import GroupCommitWriter, open_writer
 from watchfloor.taxonomy import load_taxonomy
@@ -104,6 +113,9 @@ class Platform:
     engine: AsyncEngine
     supervision: SupervisionWatch
     handling: AlarmHandling
+    dispatching: Dispatching
+    notifications: NotificationDispatcher
+    webhooks: WebhookOutbox
 
 
 async def _bootstrap_tokens(
@@ -275,38 +287,70 @@ async def open_platform(
             handling = AlarmHandling(
                 repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
             )
-            async with (
-                open_dc09_listeners(
-                    receiver, host=settings.dc09.host, port=settings.dc09.port
-                ) as address,
-                _running(watch.serve(), name="supervision"),
-                _running(
-                    _serve_escalation(handling, settings.supervision_period), name="escalation"
-                ),
-            ):
-                api = create_api(
-                    ApiServices(
-                        repository=repository,
-                        handling=handling,
-                        events=bus,
-                        metrics=_metrics(receiver, writer, bus),
-                        register=RegisterInfo(
-                            operator_name=settings.operator_name, contact=settings.contact
-                        ),
+            units = SqlDispatchStore(engine, clock)
+            dispatching = Dispatching(
+                units=units, repository=repository, clock=clock, publish=bus.publish
+            )
+            notification_log = LoggingNotificationLog()
+            async with httpx.AsyncClient() as http:
+                webhooks = WebhookOutbox(
+                    client=http, clock=clock, dead_letters=units, log=notification_log
+                )
+                notifications = NotificationDispatcher(
+                    rules=settings.notify,
+                    outbox=webhooks,
+                    senders=SENDERS,
+                    log=notification_log,
+                    clock=clock,
+                )
+                field = FieldServices(
+                    sink=writer,
+                    store=units,
+                    dispatching=dispatching,
+                    dead_letters=units,
+                    notification_log=notification_log,
+                    clock=clock,
+                    cap_rules=tuple(r for r in settings.notify if r.channel is Channel.CAP),
+                    cap_sender=settings.cap_sender,
+                )
+                async with (
+                    open_dc09_listeners(
+                        receiver, host=settings.dc09.host, port=settings.dc09.port
+                    ) as address,
+                    _running(watch.serve(), name="supervision"),
+                    _running(
+                        _serve_escalation(handling, settings.supervision_period), name="escalation"
+                    ),
+                    _running(webhooks.serve(), name="webhooks"),
+                    _running(notifications.serve(bus), name="notifications"),
+                ):
+                    api = create_api(
+                        ApiServices(
+                            repository=repository,
+                            handling=handling,
+                            events=bus,
+                            metrics=_metrics(receiver, writer, bus),
+                            register=RegisterInfo(
+                                operator_name=settings.operator_name, contact=settings.contact
+                            ),
+                            field=field,
+                        )
                     )
-                )
-                yield Platform(
-                    api=api,
-                    dc09_address=address,
-                    repository=repository,
-                    writer=writer,
-                    receiver=receiver,
-                    bus=bus,
-                    taxonomy=taxonomy,
-                    engine=engine,
-                    supervision=watch,
-                    handling=handling,
-                )
+                    yield Platform(
+                        api=api,
+                        dc09_address=address,
+                        repository=repository,
+                        writer=writer,
+                        receiver=receiver,
+                        bus=bus,
+                        taxonomy=taxonomy,
+                        engine=engine,
+                        supervision=watch,
+                        handling=handling,
+                        dispatching=dispatching,
+                        notifications=notifications,
+                        webhooks=webhooks,
+                    )
     finally:
         await engine.dispose()
 

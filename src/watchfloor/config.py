@@ -8,6 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from watchfloor._notify_config import read_notify_rules
+from watchfloor.core.notifications import NotificationRule
+
 __all__ = ["HostPort", "Secret", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "WATCHFLOOR_"
@@ -69,6 +72,10 @@ class Settings:
     flood_threshold: int = 20
     flood_window_seconds: float = 60.0
     log_level: str = "INFO"
+    # Notifications out: the ``[[notify]]`` rules of the config file (see _notify_config),
+    # and the sender named in CAP alerts.
+    notify: tuple[NotificationRule, ...] = ()
+    cap_sender: str = "watchfloor"
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -127,6 +134,13 @@ def _optional_path(text: str) -> Path | None:
     return Path(text) if text else None
 
 
+def _parse_cap_sender(text: str) -> str:
+    sender = text.strip()
+    if not sender or any(c in sender for c in " ,<&"):
+        raise ValueError(f"a CAP sender has no spaces, commas, < or &, got {text!r}")
+    return sender
+
+
 _PARSERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "http": _parse_host_port,
@@ -146,6 +160,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "flood_threshold": _parse_non_negative_int,
     "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,
+    "cap_sender": _parse_cap_sender,
 }
 
 
@@ -193,6 +208,10 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as err:
             problems.append(f"{config_file}: {err}")
         else:
+            if "notify" in document:
+                rules, found = read_notify_rules(document.pop("notify"), origin=str(config_file))
+                problems.extend(found)
+                settings = replace(settings, notify=rules)
             settings = _apply(settings, document, str(config_file), problems)
     names = {f.name for f in fields(Settings)}
     from_env = {

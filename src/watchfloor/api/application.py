@@ -18,7 +18,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from watchfloor.api.auth import allowed, websocket_principal
 from watchfloor.api.errors import exception_handlers
+from watchfloor.api.field import FieldServices
 from watchfloor.api.handling import handling_router
+from watchfloor.api.notifications import notifications_router
+from watchfloor.api.reports import reports_router
 from watchfloor.api.schemas import (
     AccountChange,
     AccountIn,
@@ -33,6 +36,7 @@ from watchfloor.api.schemas import (
 )
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
+from watchfloor.api.units import units_router
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
@@ -77,6 +81,7 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    field: FieldServices
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -297,6 +302,9 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(handling_router())
     app.include_router(statistics_router())
     app.include_router(transparency_router())
+    app.include_router(reports_router())
+    app.include_router(units_router())
+    app.include_router(notifications_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")

@@ -31,7 +31,7 @@ from watchfloor.core.units import (
     dispatch_unit,
 )
 
-__all__ = ["Dispatching", "UnitDetail", "UnitRepository"]
+__all__ = ["Dispatching", "FieldStore", "ReportPhoto", "UnitDetail", "UnitRepository"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +100,31 @@ class UnitRepository(Protocol):
         self, dispatch: Dispatch, entries: Sequence[TimelineEntry]
     ) -> Dispatch:
         """Store a dispatch's acknowledgement and its entries on the alarm (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportPhoto:
+    """The photo a guard attached to a report: JPEG or PNG bytes."""
+
+    signal_id: int
+    media_type: str
+    data: bytes
+
+
+class FieldStore(UnitRepository, Protocol):
+    """What the pages of staff on duty need besides units: their units and report photos."""
+
+    async def units_of_user(self, user: str) -> list[UnitDetail]:
+        """Return the units a user reports for, with their active dispatches."""
+        ...
+
+    async def add_report_photo(self, photo: ReportPhoto) -> None:
+        """Store a report's photo; idempotent (a resent report keeps its first photo)."""
+        ...
+
+    async def get_report_photo(self, signal_id: int) -> ReportPhoto:
+        """Return a report's photo. Raises NotFoundError."""
         ...
 
 

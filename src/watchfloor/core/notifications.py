@@ -36,6 +36,8 @@ from watchfloor.core.ports import AlarmEvent, AlarmEventKind
 __all__ = [
     "CAP_CATEGORY",
     "Channel",
+    "DeadLetter",
+    "DeadLetterStore",
     "DeliveryOutcome",
     "EmailTarget",
     "Match",
@@ -78,10 +80,12 @@ class Match:
 
     def matches(self, event: AlarmEvent) -> bool:
         """Return whether the change fires the rule."""
-        alarm = event.alarm
+        return event.kind in self.events and self.selects(event.alarm)
+
+    def selects(self, alarm: Alarm) -> bool:
+        """Return whether the alarm is one the rule is about, whatever the change."""
         return (
-            event.kind in self.events
-            and (not self.type_codes or alarm.type_code in self.type_codes)
+            (not self.type_codes or alarm.type_code in self.type_codes)
             and (not self.categories or alarm.category in self.categories)
             and (not self.sites or alarm.site in self.sites)
             and alarm.priority <= self.max_priority
@@ -181,6 +185,33 @@ class NotificationLog(Protocol):
 
     def record(self, sent: SentNotice) -> None:
         """Record one outcome; must not block or raise."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetter:
+    """A notification that failed every attempt, kept for administrators (``id`` 0: new)."""
+
+    id: int
+    rule: str
+    channel: str
+    destination: str
+    alarm_id: int
+    body: str
+    attempts: int
+    last_error: str
+    failed_at: datetime
+
+
+class DeadLetterStore(Protocol):
+    """Where undeliverable notifications are kept."""
+
+    async def add_dead_letter(self, letter: DeadLetter) -> None:
+        """Keep a notification that failed every attempt."""
+        ...
+
+    async def list_dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """Return the newest dead letters first."""
         ...
 
 

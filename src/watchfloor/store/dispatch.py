@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,9 @@ from sqlalchemy import Row, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from watchfloor.core.alarms import Alarm, TimelineEntry
-from watchfloor.core.dispatching import UnitDetail
+from watchfloor.core.dispatching import ReportPhoto, UnitDetail
 from watchfloor.core.errors import ConflictError, NotFoundError
+from watchfloor.core.notifications import DeadLetter
 from watchfloor.core.ports import Clock
 from watchfloor.core.units import Dispatch, Unit, UnitStatus
 from watchfloor.store._alarm_writes import write_alarm_change
@@ -27,31 +28,7 @@ from watchfloor.store.tables import (
     units,
 )
 
-__all__ = ["DeadLetter", "ReportPhoto", "SqlDispatchStore"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReportPhoto:
-    """The photo attached to a staff report."""
-
-    signal_id: int
-    media_type: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeadLetter:
-    """A notification that failed every attempt."""
-
-    id: int
-    rule: str
-    channel: str
-    destination: str
-    alarm_id: int
-    body: str
-    attempts: int
-    last_error: str
-    failed_at: datetime
+__all__ = ["SqlDispatchStore"]
 
 
 def _unit_from_row(row: Row[Any]) -> Unit:
