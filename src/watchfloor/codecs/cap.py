@@ -7,6 +7,7 @@ CAP 1.2 schema's sequences require (CAP 1.2 §3.2), in the namespace
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -140,9 +141,13 @@ def _check_token(name: str, value: str) -> None:
         raise ValueError(f"CAP {name} {value!r} must be non-empty without spaces, commas, < or &")
 
 
+#: What XML 1.0 cannot carry at all (XML 1.0 §2.2): dropped from free text, never escaped.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _add(parent: ET.Element, tag: str, text: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{CAP_NAMESPACE}}}{tag}")
-    element.text = text
+    element.text = _NOT_XML.sub("", text)
     return element
 
 
