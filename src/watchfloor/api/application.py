@@ -299,12 +299,13 @@ def create_api(services: ApiServices) -> FastAPI:
     )
     app.state.services = services
     app.include_router(_public_router())
+    # Before the handling routes, whose /alarms/{id}/{action} would shadow dispatch-units.
+    app.include_router(units_router())
+    app.include_router(reports_router())
+    app.include_router(notifications_router())
     app.include_router(handling_router())
     app.include_router(statistics_router())
     app.include_router(transparency_router())
-    app.include_router(reports_router())
-    app.include_router(units_router())
-    app.include_router(notifications_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")
