@@ -65,9 +65,9 @@ def test_reporting_the_same_status_changes_nothing() -> None:
 
 
 def test_progress_stamps_the_dispatch_once_and_acknowledges_it() -> None:
-    unit, dispatch = dispatch_unit(_unit(), alarm_id=3, at=T0, by="op")
+    unit, dispatched = dispatch_unit(_unit(), alarm_id=3, at=T0, by="op")
     t1, t2, t3 = (T0 + timedelta(minutes=m) for m in (1, 5, 30))
-    unit, dispatch = change_status(unit, UnitStatus.EN_ROUTE, at=t1, dispatch=dispatch)
+    unit, dispatch = change_status(unit, UnitStatus.EN_ROUTE, at=t1, dispatch=dispatched)
     assert dispatch is not None
     assert (dispatch.acknowledged_at, dispatch.en_route_at) == (t1, t1)
     unit, dispatch = change_status(unit, UnitStatus.ON_SCENE, at=t2, dispatch=dispatch)
