@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from aiosmtpd.controller import Controller
+from paho.mqtt.enums import CallbackAPIVersion
 
 from support.server import free_port
 from watchfloor.codecs.webhook import SIGNATURE_HEADER
