@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from watchfloor.app import open_repository
@@ -19,5 +20,7 @@ def add_token(data_dir: Path, *, user: str, role: Role, token: str) -> str:
         async with open_repository(Settings(data_dir=data_dir)) as repository:
             await repository.ensure_token(user=user, role=role, label="test", token=token)
 
-    asyncio.run(ensure())
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, ensure()).result(timeout=60)
     return token
