@@ -165,6 +165,8 @@ async def test_dispatch_refusals(client: httpx.AsyncClient) -> None:
 
 async def test_units_only_change_their_own_status(client: httpx.AsyncClient) -> None:
     unit_id = await _unit(client)
+    same = await _status(client, unit_id, "available")
+    assert (same.status_code, same.json()["status"]) == (200, "available")
     others = await client.post(
         f"/api/units/{unit_id}/status", headers=OTHER_GUARD, json={"status": "off_duty"}
     )
