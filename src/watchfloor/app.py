@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
 from watchfloor.api.cameras import CameraServices, RedactPushSecrets
+from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
+from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
@@ -30,11 +32,17 @@ from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import DeviceKind
+from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.notifications import Channel
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import PurgeResult, RetentionPolicy
+from watchfloor.notifiers.dispatcher import NotificationDispatcher
+from watchfloor.notifiers.log import AuditedNotificationLog, LoggingNotificationLog
+from watchfloor.notifiers.senders import SENDERS
+from watchfloor.notifiers.webhook import WebhookOutbox
 from watchfloor.receivers.camera_mapping import SnapshotLimits
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
 from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
@@ -45,6 +53,7 @@ from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import migrate, open_engine, sqlite_url
+from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import purge_due
 from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
@@ -135,6 +144,9 @@ class Platform:
     cameras: SqlCameraStore
     hikvision: HikvisionPushReceiver
     frigate: FrigateReceiver
+    dispatching: Dispatching
+    notifications: NotificationDispatcher
+    webhooks: WebhookOutbox
 
 
 async def _bootstrap_tokens(
@@ -456,70 +468,116 @@ async def open_platform(
                 max_body=settings.camera_max_body,
                 snapshots=SnapshotLimits(max_bytes=settings.snapshot_max_bytes),
             )
-            async with (
-                open_dc09_listeners(
-                    receiver, host=settings.dc09.host, port=settings.dc09.port
-                ) as address,
-                _running(watch.serve(), name="supervision"),
-                _running(
-                    _serve_escalation(handling, settings.supervision_period), name="escalation"
-                ),
-                _running(
-                    _serve_checkpoints(audit_log, signer, settings.audit_checkpoint_interval),
-                    name="audit-checkpoints",
-                ),
-                _running(
-                    _serve_retention(
-                        engine, retention_policy(settings), clock, settings.retention_purge_interval
+            units = SqlDispatchStore(engine, clock)
+            dispatching = Dispatching(
+                units=units, repository=repository, clock=clock, publish=bus.publish
+            )
+            notification_log = AuditedNotificationLog(LoggingNotificationLog(), audit_log.record)
+            async with httpx.AsyncClient() as http:
+                webhooks = WebhookOutbox(
+                    client=http, clock=clock, dead_letters=units, log=notification_log
+                )
+                notifications = NotificationDispatcher(
+                    rules=settings.notify,
+                    outbox=webhooks,
+                    senders=SENDERS,
+                    log=notification_log,
+                    clock=clock,
+                )
+                field = FieldServices(
+                    sink=writer,
+                    store=units,
+                    dispatching=dispatching,
+                    dead_letters=units,
+                    notification_log=notification_log,
+                    clock=clock,
+                    cap_rules=tuple(r for r in settings.notify if r.channel is Channel.CAP),
+                    cap_sender=settings.cap_sender,
+                )
+                async with (
+                    open_dc09_listeners(
+                        receiver, host=settings.dc09.host, port=settings.dc09.port
+                    ) as address,
+                    _running(watch.serve(), name="supervision"),
+                    _running(
+                        _serve_escalation(handling, settings.supervision_period),
+                        name="escalation",
                     ),
-                    name="retention",
-                ),
-                _camera_intake(settings, cameras, writer, clock) as frigate,
-            ):
-                api = create_api(
-                    ApiServices(
+                    _running(
+                        _serve_checkpoints(audit_log, signer, settings.audit_checkpoint_interval),
+                        name="audit-checkpoints",
+                    ),
+                    _running(
+                        _serve_retention(
+                            engine,
+                            retention_policy(settings),
+                            clock,
+                            settings.retention_purge_interval,
+                        ),
+                        name="retention",
+                    ),
+                    _running(notification_log.serve(), name="notification-audit"),
+                    _running(webhooks.serve(), name="webhooks"),
+                    _running(notifications.serve(bus), name="notifications"),
+                    _camera_intake(settings, cameras, writer, clock) as frigate,
+                ):
+                    api = create_api(
+                        ApiServices(
+                            repository=repository,
+                            handling=handling,
+                            events=bus,
+                            metrics=_chain(
+                                _metrics(receiver, writer, bus),
+                                _camera_metrics(hikvision, frigate),
+                            ),
+                            register=RegisterInfo(
+                                operator_name=settings.operator_name,
+                                contact=settings.contact,
+                                retention=retention_policy(settings),
+                                taxonomy_history=partial(taxonomy_history, engine),
+                            ),
+                            audit_log=audit_log,
+                            signer=signer,
+                            verify_signature=partial(verify_with, frozenset({signer.key_id})),
+                            request_limits=RequestLimits(
+                                default=settings.max_request_bytes,
+                                # Cameras push pictures, and a guard's report may carry
+                                # a photo (base64: 4/3 of its size): larger limits.
+                                by_prefix=MappingProxyType(
+                                    {
+                                        "/ingest/": settings.camera_max_body,
+                                        "/api/reports": REPORT_MAX_BODY,
+                                    }
+                                ),
+                            ),
+                            cameras=CameraServices(
+                                registry=cameras,
+                                push=hikvision,
+                                alarm_types=frozenset(taxonomy.types),
+                            ),
+                            field=field,
+                        )
+                    )
+                    yield Platform(
+                        api=api,
+                        dc09_address=address,
                         repository=repository,
+                        writer=writer,
+                        receiver=receiver,
+                        bus=bus,
+                        taxonomy=taxonomy,
+                        engine=engine,
+                        supervision=watch,
                         handling=handling,
-                        events=bus,
-                        metrics=_chain(
-                            _metrics(receiver, writer, bus), _camera_metrics(hikvision, frigate)
-                        ),
-                        register=RegisterInfo(
-                            operator_name=settings.operator_name,
-                            contact=settings.contact,
-                            retention=retention_policy(settings),
-                            taxonomy_history=partial(taxonomy_history, engine),
-                        ),
                         audit_log=audit_log,
                         signer=signer,
-                        verify_signature=partial(verify_with, frozenset({signer.key_id})),
-                        request_limits=RequestLimits(
-                            default=settings.max_request_bytes,
-                            # Cameras push pictures: their route has its own, larger limit.
-                            by_prefix=MappingProxyType({"/ingest/": settings.camera_max_body}),
-                        ),
-                        cameras=CameraServices(
-                            registry=cameras, push=hikvision, alarm_types=frozenset(taxonomy.types)
-                        ),
+                        cameras=cameras,
+                        hikvision=hikvision,
+                        frigate=frigate,
+                        dispatching=dispatching,
+                        notifications=notifications,
+                        webhooks=webhooks,
                     )
-                )
-                yield Platform(
-                    api=api,
-                    dc09_address=address,
-                    repository=repository,
-                    writer=writer,
-                    receiver=receiver,
-                    bus=bus,
-                    taxonomy=taxonomy,
-                    engine=engine,
-                    supervision=watch,
-                    handling=handling,
-                    audit_log=audit_log,
-                    signer=signer,
-                    cameras=cameras,
-                    hikvision=hikvision,
-                    frigate=frigate,
-                )
     finally:
         await engine.dispose()
 

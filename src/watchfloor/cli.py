@@ -88,8 +88,15 @@ def serve_command(
     settings = _settings(
         config, data_dir=data_dir, http=http, dc09=dc09, dc09_reject_unknown=dc09_reject_unknown
     )
+    # force: the ONVIF library configures the root logger when it is imported.
     logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    # httpx logs every request's URL at INFO; a camera's URL can carry its credentials.
+    logging.getLogger("httpx").setLevel(
+        max(logging.WARNING, logging.getLevelName(settings.log_level))
     )
     try:
         asyncio.run(serve(settings, announce=lambda text: print(text, flush=True)))

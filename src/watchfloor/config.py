@@ -8,6 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from watchfloor._notify_config import read_notify_rules
+from watchfloor.core.notifications import NotificationRule
+
 __all__ = ["HostPort", "Secret", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "WATCHFLOOR_"
@@ -86,6 +89,10 @@ class Settings:
     mqtt_url: Secret | None = None
     camera_max_body: int = 10 * 1024 * 1024
     snapshot_max_bytes: int = 2 * 1024 * 1024
+    # Notifications out: the ``[[notify]]`` rules of the config file (see _notify_config),
+    # and the sender named in CAP alerts.
+    notify: tuple[NotificationRule, ...] = ()
+    cap_sender: str = "watchfloor"
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -144,6 +151,13 @@ def _optional_path(text: str) -> Path | None:
     return Path(text) if text else None
 
 
+def _parse_cap_sender(text: str) -> str:
+    sender = text.strip()
+    if not sender or any(c in sender for c in " ,<&"):
+        raise ValueError(f"a CAP sender has no spaces, commas, < or &, got {text!r}")
+    return sender
+
+
 _PARSERS: dict[str, Callable[[str], object]] = {
     "data_dir": Path,
     "http": _parse_host_port,
@@ -173,6 +187,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "mqtt_url": _optional_secret,
     "camera_max_body": _parse_positive_int,
     "snapshot_max_bytes": _parse_positive_int,
+    "cap_sender": _parse_cap_sender,
 }
 
 
@@ -220,6 +235,10 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError) as err:
             problems.append(f"{config_file}: {err}")
         else:
+            if "notify" in document:
+                rules, found = read_notify_rules(document.pop("notify"), origin=str(config_file))
+                problems.extend(found)
+                settings = replace(settings, notify=rules)
             settings = _apply(settings, document, str(config_file), problems)
     names = {f.name for f in fields(Settings)}
     from_env = {

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import (
     Alarm,
     AlarmAction,
@@ -20,7 +21,7 @@ from watchfloor.core.alarms import (
 )
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.retention import REDACTED, PurgeResult, RetentionPolicy
-from watchfloor.core.signals import Snapshot
+from watchfloor.core.signals import Signal, SignalSource, Snapshot
 from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store import GroupCommitWriter, SqlRepository
 from watchfloor.store.audit import SqlAuditLog
@@ -196,3 +197,26 @@ async def test_images_go_before_their_signals_and_open_alarms_keep_theirs(
     # The open alarm keeps its signal and picture, however old.
     assert await _count(engine, signal_snapshots) == 1
     assert await _count(engine, signals) == 1
+
+
+async def test_what_a_caller_said_goes_after_the_notes_period_even_on_an_open_alarm(
+    engine: AsyncEngine, writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    said = "Jo Bloggs on 07700 900123: smoke from the back door"
+    call = Signal(
+        source=SignalSource.CALL,
+        received_at=clock.now(),
+        device="call-taker:ann",
+        code=SourceCode(system=CodeSystem.TAXONOMY, code="110"),
+        zone=None,
+        text=said,
+        raw=f'{{"report": "{said}"}}',
+        site="Depot",
+    )
+    (record,) = await writer.submit([call])
+    assert record is not None
+    clock.advance(200 * DAY)
+    result = await purge_due(engine, POLICY.cutoffs(clock.now()), partial(_entry, clock))
+    assert result == PurgeResult(notes=1)
+    [kept] = await repository.list_signals(device=None, alarm_id=None, limit=5, after=None)
+    assert (kept.id, kept.signal.text, kept.signal.raw) == (record.id, None, REDACTED)

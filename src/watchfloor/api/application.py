@@ -27,9 +27,12 @@ from watchfloor.api.audit_log import audit_router
 from watchfloor.api.auth import allowed, websocket_principal
 from watchfloor.api.cameras import CameraServices, cameras_router
 from watchfloor.api.errors import exception_handlers
+from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import AccountPath, AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.handling import handling_router
 from watchfloor.api.hardening import DEFAULT_LIMITS, HardeningMiddleware, RequestLimits
+from watchfloor.api.notifications import notifications_router
+from watchfloor.api.reports import reports_router
 from watchfloor.api.schemas import (
     AccountChange,
     AccountIn,
@@ -45,6 +48,7 @@ from watchfloor.api.schemas import (
 from watchfloor.api.search import search_router
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
+from watchfloor.api.units import units_router
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
@@ -89,6 +93,7 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    field: FieldServices
     audit_log: AuditLog
     signer: CheckpointSigner
     #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
@@ -337,6 +342,10 @@ def create_api(services: ApiServices) -> FastAPI:
     app.state.services = services
     app.add_middleware(HardeningMiddleware, limits=services.request_limits)
     app.include_router(_public_router())
+    # Before the handling routes, whose /alarms/{id}/{action} would shadow dispatch-units.
+    app.include_router(units_router())
+    app.include_router(reports_router())
+    app.include_router(notifications_router())
     app.include_router(handling_router())
     app.include_router(statistics_router())
     app.include_router(transparency_router())

@@ -22,6 +22,8 @@ __all__ = [
     "AfterId",
     "AlarmId",
     "AsciiKey",
+    "BodyId",
+    "DispatchId",
     "HexKey",
     "Name",
     "NameQuery",
@@ -31,6 +33,7 @@ __all__ = [
     "SitePath",
     "StepNumber",
     "TypeCode",
+    "UnitId",
     "UtcTime",
 ]
 
@@ -89,6 +92,10 @@ TypeCode = Annotated[int, Field(ge=0, le=MAX_TYPE_CODE)]
 
 AlarmId = Annotated[int, Path(ge=1, le=MAX_ID, description="the alarm's id")]
 SignalId = Annotated[int, Path(ge=1, le=MAX_ID, description="the signal's id")]
+UnitId = Annotated[int, Path(ge=1, le=MAX_ID, description="the unit's id")]
+DispatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dispatch's id")]
+#: A row id in a request body.
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 StepNumber = Annotated[int, Path(ge=1, le=1000, description="the procedure step, from 1")]
 AccountPath = Annotated[
     str, Path(pattern=r"^[0-9A-Fa-f]{3,16}$", description="DC-09 account: 3 to 16 hex digits")

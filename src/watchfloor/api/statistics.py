@@ -52,6 +52,8 @@ class StatisticsRowOut(BaseModel):
     escalations: int
     to_acknowledge: DurationsOut
     to_resolve: DurationsOut
+    to_dispatch: DurationsOut
+    to_arrival: DurationsOut
 
     @classmethod
     def of(cls, row: StatisticsRow) -> StatisticsRowOut:
@@ -67,6 +69,8 @@ class StatisticsRowOut(BaseModel):
             escalations=row.escalations,
             to_acknowledge=DurationsOut.of(row.to_acknowledge),
             to_resolve=DurationsOut.of(row.to_resolve),
+            to_dispatch=DurationsOut.of(row.to_dispatch),
+            to_arrival=DurationsOut.of(row.to_arrival),
         )
 
 
@@ -95,11 +99,17 @@ _CSV_COLUMNS = (
     "resolve_p50_s",
     "resolve_p90_s",
     "resolve_p99_s",
+    "dispatch_p50_s",
+    "dispatch_p90_s",
+    "dispatch_p99_s",
+    "arrival_p50_s",
+    "arrival_p90_s",
+    "arrival_p99_s",
 )
 
 
 def _csv_row(row: StatisticsRowOut) -> list[object]:
-    ack, res = row.to_acknowledge, row.to_resolve
+    durations = (row.to_acknowledge, row.to_resolve, row.to_dispatch, row.to_arrival)
     return [
         row.key,
         row.label,
@@ -109,10 +119,7 @@ def _csv_row(row: StatisticsRowOut) -> list[object]:
         row.false_alarms,
         "" if row.false_rate is None else f"{row.false_rate:.4f}",
         row.escalations,
-        *(
-            "" if v is None else f"{v:g}"
-            for v in (ack.p50, ack.p90, ack.p99, res.p50, res.p90, res.p99)
-        ),
+        *("" if v is None else f"{v:g}" for d in durations for v in (d.p50, d.p90, d.p99)),
     ]
 
 

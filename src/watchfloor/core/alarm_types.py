@@ -133,16 +133,26 @@ class Taxonomy:
     def classify(self, source_code: SourceCode, *, restore: bool = False) -> Classification:
         """Return the classification of a source code; unknown codes are unclassified signals.
 
+        A taxonomy code (``CodeSystem.TAXONOMY``) classifies as the type of that code.
+
         Args:
             source_code: the code as received.
             restore: whether the message itself says restore (Contact ID qualifier 3); a
                 restore code in the mapping (SIA ``BR``) is a restore either way.
         """
-        mapped = self.mappings.get(source_code)
+        mapped = self.mappings.get(source_code) or self._chosen(source_code)
         if mapped is None:
             return Classification(alarm_type=self.types[UNCLASSIFIED_SIGNAL], restore=restore)
         type_code, mapped_restore = mapped
         return Classification(alarm_type=self.types[type_code], restore=restore or mapped_restore)
+
+    def _chosen(self, source_code: SourceCode) -> tuple[int, bool] | None:
+        # Staff on duty and call-takers choose a type directly: its own code is that type,
+        # unless a ``[taxonomy]`` mapping (read first) redirects it, e.g. a retired type.
+        code = source_code.code
+        if source_code.system is not CodeSystem.TAXONOMY or not code.isdecimal():
+            return None
+        return (int(code), False) if int(code) in self.types else None
 
     def get(self, code: int) -> AlarmType:
         """Return the alarm type with this code.

@@ -116,6 +116,8 @@ class TimelineKind(StrEnum):
     NOTE = "note"
     ESCALATED = "escalated"
     FLOOD = "flood"
+    #: A dispatched unit's progress: acknowledged, en route, on scene, cleared.
+    UNIT = "unit"
 
 
 TIMELINE_OF_ACTION: Mapping[AlarmAction, TimelineKind] = MappingProxyType(

@@ -95,12 +95,15 @@ def classify_signal(taxonomy: Taxonomy, signal: Signal, device: Device | None) -
 def correlation_key(signal: Signal, classification: Classification) -> CorrelationKey:
     """Return the key under which this signal looks for an open alarm.
 
-    All traffic of an unregistered transmitter folds into one alarm, whatever its zone.
+    All traffic of an unregistered transmitter folds into one alarm, whatever its zone. A
+    report or call that names its site joins only alarms of that site: one guard's findings
+    at two sites are two alarms.
     """
     type_code = classification.alarm_type.code
     # An empty zone is no zone: the store's open-alarm index treats both alike.
     zone = None if type_code == UNREGISTERED_TRANSMITTER else (signal.zone or None)
-    return CorrelationKey(device=signal.device, type_code=type_code, zone=zone)
+    device = signal.device if signal.site is None else f"{signal.device}@{signal.site}"
+    return CorrelationKey(device=device, type_code=type_code, zone=zone)
 
 
 def correlate(
@@ -193,7 +196,7 @@ def correlate(
         category=alarm_type.category,
         priority=alarm_type.priority,
         state=AlarmState.NEW,
-        site=device.site if device is not None else None,
+        site=device.site if device is not None else signal.site,
         device=device.name if device is not None else signal.device,
         zone=key.zone,
         signal_count=1,

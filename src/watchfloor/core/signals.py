@@ -60,6 +60,10 @@ class Signal:
     ``seq`` and ``token`` are None for other sources. ``snapshots`` are pictures the source
     sent with the message; the store keeps them with the signal, in the same commit, and
     records read back from the store leave them out (they are served on their own).
+
+    Staff reports and calls name their ``site`` themselves (devices take theirs from their
+    registration) and carry the ``idempotency_key`` their sender chose, so that a resent
+    report is stored once however late it comes; both are None for devices.
     """
 
     source: SignalSource
@@ -77,6 +81,8 @@ class Signal:
     token: str | None = None
     ext: tuple[str, ...] = ()
     snapshots: tuple[Snapshot, ...] = ()
+    site: str | None = None
+    idempotency_key: str | None = None
 
     @property
     def origin(self) -> Origin:

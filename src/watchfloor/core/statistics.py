@@ -53,6 +53,8 @@ class AlarmFact:
     resolved_by: str | None
     outcome: Outcome | None
     escalation_count: int
+    #: When the first unit dispatched to the alarm arrived on scene (None: none did).
+    arrived_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +81,8 @@ class StatisticsRow:
     escalations: int
     to_acknowledge: Durations
     to_resolve: Durations
+    to_dispatch: Durations
+    to_arrival: Durations
 
 
 def nearest_rank(sorted_values: Sequence[float], percent: float) -> float | None:
@@ -131,6 +135,14 @@ def _row(key: str, label: str, facts: Sequence[AlarmFact]) -> StatisticsRow:
         ),
         to_resolve=_durations(
             (f.resolved_at - f.first_at).total_seconds() for f in facts if f.resolved_at is not None
+        ),
+        to_dispatch=_durations(
+            (f.dispatched_at - f.first_at).total_seconds()
+            for f in facts
+            if f.dispatched_at is not None
+        ),
+        to_arrival=_durations(
+            (f.arrived_at - f.first_at).total_seconds() for f in facts if f.arrived_at is not None
         ),
     )
 

@@ -5,7 +5,8 @@ statement is a round trip (on SQLite, one through the driver's thread), so the b
 applied in three phases whose number of statements does not grow with its size:
 
 1. Read, set-based: the stored signals that a DC-09 signal of the batch may repeat (same
-   dedupe key within ``RETRANSMISSION_WINDOW``), the registered devices the items name, the
+   dedupe key within ``RETRANSMISSION_WINDOW``) or a staff report or call may resend (same
+   idempotency key, at any time), the registered devices the items name, the
    open alarms under the batch's correlation keys (locked on PostgreSQL), and, for flood
    control (``_flood``), each device's recent signal count and, for the devices that may
    flood, their newest open alarm.
@@ -37,7 +38,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Table, bindparam, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watchfloor.core.alarm_types import LINK_LOST, Classification, CodeSystem, SourceCode, Taxonomy
@@ -238,26 +249,43 @@ async def _read_stored_signals(
     connection: AsyncConnection, batch: Sequence[Signal]
 ) -> dict[str, list[SignalRecord]]:
     """Return the stored signals each dedupe key of the batch may repeat, newest first."""
-    keyed = [(key, signal.received_at) for signal in batch if (key := dedupe_key(signal))]
-    if not keyed:
-        return {}
-    # The window of every signal lies within this range; each signal's own is applied later.
-    earliest = min(at for _, at in keyed) - RETRANSMISSION_WINDOW
-    latest = max(at for _, at in keyed)
+    keyed = [
+        (key, signal.received_at)
+        for signal in batch
+        if signal.idempotency_key is None and (key := dedupe_key(signal))
+    ]
     found: dict[str, list[SignalRecord]] = {}
-    for keys in chunks(sorted({key for key, _ in keyed})):
+    if keyed:
+        # The window of every signal lies within this range; each one's own is applied later.
+        earliest = min(at for _, at in keyed) - RETRANSMISSION_WINDOW
+        latest = max(at for _, at in keyed)
+        await _read_keyed(
+            connection,
+            {key for key, _ in keyed},
+            found,
+            signals.c.received_at >= earliest,
+            signals.c.received_at <= latest,
+        )
+    # A sender's idempotency key holds for ever: an offline queue may resend days later.
+    lasting = {key for signal in batch if signal.idempotency_key and (key := dedupe_key(signal))}
+    await _read_keyed(connection, lasting, found)
+    return found
+
+
+async def _read_keyed(
+    connection: AsyncConnection,
+    keys: set[str],
+    found: dict[str, list[SignalRecord]],
+    *conditions: ColumnElement[bool],
+) -> None:
+    for chunk in chunks(sorted(keys)):
         rows = await connection.execute(
             select(signals)
-            .where(
-                signals.c.dedupe_key.in_(keys),
-                signals.c.received_at >= earliest,
-                signals.c.received_at <= latest,
-            )
+            .where(signals.c.dedupe_key.in_(chunk), *conditions)
             .order_by(signals.c.id.desc())
         )
         for row in rows:
             found.setdefault(row.dedupe_key, []).append(signal_record_from_row(row))
-    return found
 
 
 async def _read_open_alarms(
@@ -340,12 +368,13 @@ def _repeated(
     The newest match wins (the one with the highest id); the batch's signals are newer than
     any stored one.
     """
+    lasting = signal.idempotency_key is not None
     earliest = signal.received_at - RETRANSMISSION_WINDOW
     for index in reversed(same_in_batch):
-        if earliest <= arrivals[index].received_at <= signal.received_at:
+        if lasting or earliest <= arrivals[index].received_at <= signal.received_at:
             return index
     for record in same_stored:
-        if earliest <= record.signal.received_at <= signal.received_at:
+        if lasting or earliest <= record.signal.received_at <= signal.received_at:
             return record
     return None
 

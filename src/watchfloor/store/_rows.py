@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, func, select
 
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import Alarm, AlarmState, Outcome, TimelineEntry, TimelineKind
@@ -17,7 +17,7 @@ from watchfloor.core.mapping_overrides import parse_overrides
 from watchfloor.core.signals import Origin, Signal, SignalRecord, SignalSource
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice
-from watchfloor.store.tables import alarms, camera_devices, devices, sites
+from watchfloor.store.tables import alarms, camera_devices, devices, dispatches, sites
 
 __all__ = [
     "CHUNK",
@@ -57,13 +57,17 @@ def token_hash(token: str) -> str:
 
 
 def dedupe_key(signal: Signal) -> str | None:
-    """Return the retransmission key of a DC-09 signal (None for other sources).
+    """Return the retransmission key of a signal (None for sources that cannot repeat).
 
-    DC-09 rule: a repeat has the same account, sequence number and content.
+    DC-09 rule: a repeat has the same account, sequence number and content. A staff report
+    or call repeats when its sender resends the same idempotency key (an offline queue).
     """
-    if signal.source is not SignalSource.DC09:
+    if signal.idempotency_key is not None:
+        material = f"{signal.source}|{signal.device}|{signal.idempotency_key}"
+    elif signal.source is SignalSource.DC09:
+        material = f"{signal.account or ''}|{signal.seq or ''}|{signal.raw}"
+    else:
         return None
-    material = f"{signal.account or ''}|{signal.seq or ''}|{signal.raw}"
     return hashlib.sha256(material.encode()).hexdigest()
 
 
@@ -157,6 +161,10 @@ def select_alarm_facts(*, start: datetime, end: datetime) -> Select[Any]:
             alarms.c.resolved_by,
             alarms.c.outcome,
             alarms.c.escalation_count,
+            select(func.min(dispatches.c.on_scene_at))
+            .where(dispatches.c.alarm_id == alarms.c.id)
+            .scalar_subquery()
+            .label("arrived_at"),
         )
         .where(alarms.c.first_at >= start, alarms.c.first_at < end)
         .order_by(alarms.c.first_at, alarms.c.id)
@@ -180,6 +188,7 @@ def alarm_fact_from_row(row: Row[Any]) -> AlarmFact:
         resolved_by=m["resolved_by"],
         outcome=Outcome(m["outcome"]) if m["outcome"] is not None else None,
         escalation_count=m["escalation_count"],
+        arrived_at=m["arrived_at"],
     )
 
 

@@ -23,18 +23,17 @@ from watchfloor.core.signals import SignalRecord
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import SupervisedDevice, supervision_deadline
 from watchfloor.store._accounts import changed_values, check_change, find_account
+from watchfloor.store._alarm_writes import write_alarm_change
 from watchfloor.store._errors import translate_errors
 from watchfloor.store._rows import (
     alarm_fact_from_row,
     alarm_from_row,
-    alarm_update_values,
     device_from_row,
     select_alarm_facts,
     select_devices,
     signal_record_from_row,
     supervised_from_row,
     timeline_from_row,
-    timeline_values,
     token_hash,
 )
 from watchfloor.store._unit import AuditedUnit
@@ -165,30 +164,7 @@ class SqlRepository(AuditedUnit):
             raise ValueError("save_alarm needs the same alarm at a higher version")
         with translate_errors(f"save alarm {previous.id}"):
             async with self._write() as connection:
-                row = (
-                    await connection.execute(
-                        update(alarms)
-                        .where(alarms.c.id == previous.id, alarms.c.version == previous.version)
-                        .values(alarm_update_values(updated))
-                        .returning(*alarms.c)
-                    )
-                ).first()
-                if row is None:
-                    exists = await connection.scalar(
-                        select(alarms.c.version).where(alarms.c.id == previous.id)
-                    )
-                    if exists is None:
-                        raise NotFoundError(f"no alarm {previous.id}")
-                    raise ConflictError(
-                        f"alarm {previous.id} changed since it was read "
-                        f"(version {previous.version}, now {exists})"
-                    )
-                if entries:
-                    await connection.execute(
-                        alarm_timeline.insert(),
-                        [timeline_values(entry, alarm_id=previous.id) for entry in entries],
-                    )
-                return alarm_from_row(row)
+                return await write_alarm_change(connection, previous, updated, entries)
 
     async def overdue_alarms(self, now: datetime, *, limit: int = 500) -> list[Alarm]:
         """Return new alarms whose acknowledgement deadline is at or before ``now``.

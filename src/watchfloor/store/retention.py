@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from watchfloor.core.alarms import OPEN_STATES, AlarmState
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.retention import PERSON_WRITTEN, REDACTED, Cutoffs, DataKind, PurgeResult
+from watchfloor.core.signals import SignalSource
 from watchfloor.store._errors import translate_errors
 from watchfloor.store.audit import append_audit
 from watchfloor.store.database import write_transaction
@@ -27,6 +28,7 @@ __all__ = ["purge_due"]
 
 _BATCH: Final = 2000
 _OPEN = sorted(state.value for state in OPEN_STATES)
+_PERSON_SOURCES = (SignalSource.PATROL.value, SignalSource.CALL.value)
 
 
 async def _purge_closed_alarms(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
@@ -124,12 +126,31 @@ async def _redact_notes(connection: AsyncConnection, cutoffs: Cutoffs, batch: in
         .scalars()
         .all()
     )
-    if not due:
-        return 0
-    await connection.execute(
-        update(alarm_timeline).where(alarm_timeline.c.id.in_(due)).values(detail=REDACTED)
+    if due:
+        await connection.execute(
+            update(alarm_timeline).where(alarm_timeline.c.id.in_(due)).values(detail=REDACTED)
+        )
+    # What a guard or a caller said is free text too, whatever the signals' own period.
+    said = (
+        (
+            await connection.execute(
+                select(signals.c.id)
+                .where(
+                    signals.c.source.in_(_PERSON_SOURCES),
+                    signals.c.received_at < cutoffs.before[DataKind.NOTES],
+                    signals.c.raw != REDACTED,
+                )
+                .limit(batch)
+            )
+        )
+        .scalars()
+        .all()
     )
-    return len(due)
+    if said:
+        await connection.execute(
+            update(signals).where(signals.c.id.in_(said)).values(text=None, raw=REDACTED)
+        )
+    return len(due) + len(said)
 
 
 async def purge_due(

@@ -39,12 +39,15 @@ __all__ = [
     "audit_log",
     "camera_devices",
     "devices",
+    "dispatches",
     "metadata",
+    "notification_dead_letters",
     "signal_snapshots",
     "signals",
     "sites",
     "store_health",
     "taxonomy_versions",
+    "units",
 ]
 
 # Constraint names are fixed so that migrations can refer to them on every backend.
@@ -340,4 +343,59 @@ signal_snapshots = Table(
     Column("sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+)
+
+# -- staff reports, calls, units, dispatch and notifications out (migration 0007) -----------
+
+#: A staff report or call is stored once per sender and idempotency key, even when two nodes
+#: take its resends at once (the losing batch fails; its sender retries and gets the first).
+Index(
+    "uq_signals_report_key",
+    signals.c.dedupe_key,
+    unique=True,
+    sqlite_where=text("source IN ('patrol', 'call')"),
+    postgresql_where=text("source IN ('patrol', 'call')"),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    # The user whose phone page reports for the unit (None: operators only).
+    Column("user_name", Text, nullable=True, index=True),
+    Column("status", String(16), nullable=False),
+    Column("status_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alarm_id", ID, ForeignKey("alarms.id"), nullable=False, index=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
+    Column("dispatched_at", UtcDateTime, nullable=False),
+    Column("dispatched_by", Text, nullable=False),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    Column("en_route_at", UtcDateTime, nullable=True),
+    Column("on_scene_at", UtcDateTime, nullable=True),
+    Column("cleared_at", UtcDateTime, nullable=True),
+    Index("ix_dispatches_unit_id_cleared_at", "unit_id", "cleared_at"),
+)
+
+#: Webhook deliveries that failed every attempt, for administrators to look at and replay.
+notification_dead_letters = Table(
+    "notification_dead_letters",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("rule", Text, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("alarm_id", ID, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
 )

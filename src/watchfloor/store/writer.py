@@ -29,10 +29,12 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.core.alarm_types import Taxonomy
+from watchfloor.core.audit import AuditEntry
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.ports import Clock, Publish
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
 from watchfloor.store._intake import RETRANSMISSION_WINDOW, FloodLimit, apply_batch
+from watchfloor.store.audit import append_audit
 from watchfloor.store.database import write_transaction
 
 __all__ = [
@@ -72,6 +74,7 @@ class WriterStats:
 class _Unit:
     items: tuple[Signal | LinkTest, ...]
     future: asyncio.Future[tuple[SignalRecord | None, ...]]
+    audit: AuditEntry | None = None
 
 
 class GroupCommitWriter:
@@ -134,13 +137,17 @@ class GroupCommitWriter:
             queue_depth=self._pending_items,
         )
 
-    async def submit(self, items: Sequence[Signal | LinkTest]) -> Sequence[SignalRecord | None]:
+    async def submit(
+        self, items: Sequence[Signal | LinkTest], *, audit: AuditEntry | None = None
+    ) -> Sequence[SignalRecord | None]:
         """Store the items durably in one transaction, correlate them, publish the changes.
 
         Returns only after the commit, so the caller may acknowledge its sender then.
 
         Args:
             items: signals and link tests of one sender, committed all or none.
+            audit: the audit row of a person's submission (a staff report, a call),
+                committed in the same transaction as the items.
 
         Returns:
             One entry per item: the signal's record (for a DC-09 retransmission within
@@ -162,7 +169,7 @@ class GroupCommitWriter:
         future: asyncio.Future[tuple[SignalRecord | None, ...]] = (
             asyncio.get_running_loop().create_future()
         )
-        self._pending.append(_Unit(tuple(items), future))
+        self._pending.append(_Unit(tuple(items), future, audit))
         self._pending_items += len(items)
         self._wakeup.set()
         return await future
@@ -218,6 +225,9 @@ class GroupCommitWriter:
                 outcome = await apply_batch(
                     connection, self._taxonomy, [unit.items for unit in batch], flood=self._flood
                 )
+                for unit in batch:
+                    if unit.audit is not None:
+                        await append_audit(connection, unit.audit)
         except Exception as err:
             # Task boundary (STYLE §5): whatever failed, nothing of the batch is stored, its
             # senders must not be acknowledged, and the next batch deserves a try.

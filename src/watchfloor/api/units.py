@@ -1,0 +1,255 @@
+"""Routes for units: their register, their own status reports, and dispatch to alarms."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from watchfloor.api.audit import audited_in
+from watchfloor.api.auth import allowed
+from watchfloor.api.field import Field as FieldDependency
+from watchfloor.api.field import FieldServices
+from watchfloor.api.fields import AlarmId, BodyId, DispatchId, UnitId
+from watchfloor.api.schemas import AlarmOut
+from watchfloor.core.dispatching import Dispatching, FieldStore, UnitDetail
+from watchfloor.core.ports import AlarmEvent
+from watchfloor.core.principals import Permission, Principal, may
+from watchfloor.core.units import Dispatch, UnitStatus
+
+__all__ = ["units_router"]
+
+UnitReader = Annotated[Principal, allowed(Permission.READ_UNITS)]
+UnitManager = Annotated[Principal, allowed(Permission.MANAGE_UNITS)]
+UnitCrew = Annotated[Principal, allowed(Permission.UPDATE_OWN_UNIT)]
+Handler = Annotated[Principal, allowed(Permission.HANDLE_ALARMS)]
+AlarmReader = Annotated[Principal, allowed(Permission.READ_ALARMS)]
+
+
+class UnitIn(BaseModel):
+    """A unit to register, and the user whose phone page reports for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    user: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+
+
+class StatusIn(BaseModel):
+    """A unit's new status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: UnitStatus
+
+
+class DispatchUnitsIn(BaseModel):
+    """The units to send to an alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_ids: list[BodyId] = Field(min_length=1, max_length=50)
+
+
+class DispatchOut(BaseModel):
+    """A unit's dispatch to an alarm, with the times of its progress.
+
+    ``type_name``, ``site`` and ``priority`` tell the crew where to go and why, without the
+    alarm's signals (a crew's role may not read alarms).
+    """
+
+    id: int
+    alarm_id: int
+    unit_id: int
+    dispatched_at: datetime
+    dispatched_by: str
+    acknowledged_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    cleared_at: datetime | None
+    type_name: str | None = None
+    site: str | None = None
+    priority: int | None = None
+
+    @classmethod
+    def of(cls, dispatch: Dispatch) -> DispatchOut:
+        """Build from a core dispatch."""
+        return cls(
+            id=dispatch.id,
+            alarm_id=dispatch.alarm_id,
+            unit_id=dispatch.unit_id,
+            dispatched_at=dispatch.dispatched_at,
+            dispatched_by=dispatch.dispatched_by,
+            acknowledged_at=dispatch.acknowledged_at,
+            en_route_at=dispatch.en_route_at,
+            on_scene_at=dispatch.on_scene_at,
+            cleared_at=dispatch.cleared_at,
+        )
+
+
+class UnitOut(BaseModel):
+    """A unit, its status and its current dispatch."""
+
+    id: int
+    name: str
+    user: str | None
+    status: UnitStatus
+    status_at: datetime
+    dispatch: DispatchOut | None
+
+
+class UnitList(BaseModel):
+    """Units, by name."""
+
+    items: list[UnitOut]
+
+
+class DispatchList(BaseModel):
+    """An alarm's dispatches, oldest first."""
+
+    items: list[DispatchOut]
+
+
+async def _unit_out(field: FieldServices, detail: UnitDetail) -> UnitOut:
+    dispatch = None
+    if detail.dispatch is not None:
+        dispatch = DispatchOut.of(detail.dispatch)
+        alarm = (await field.dispatching.repository.get_alarm(detail.dispatch.alarm_id)).alarm
+        dispatch = dispatch.model_copy(
+            update={"type_name": alarm.type_name, "site": alarm.site, "priority": alarm.priority}
+        )
+    unit = detail.unit
+    return UnitOut(
+        id=unit.id,
+        name=unit.name,
+        user=unit.user,
+        status=unit.status,
+        status_at=unit.status_at,
+        dispatch=dispatch,
+    )
+
+
+def _check_crew(principal: Principal, user: str | None, name: str) -> None:
+    if user != principal.user and not may(principal.role, Permission.MANAGE_UNITS):
+        raise HTTPException(403, f"{principal.user} does not report for unit {name}")
+
+
+@asynccontextmanager
+async def _audited_dispatching(
+    request: Request,
+    field: FieldServices,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+) -> AsyncIterator[tuple[FieldStore, Dispatching]]:
+    """Unit and dispatch calls and their audit row in one transaction; changes published after."""
+    pending: list[AlarmEvent] = []
+    dispatching = field.dispatching
+    async with audited_in(field.store, request, principal, action, target, reason=reason) as store:
+        yield store, replace(dispatching, units=store, publish=pending.append)
+    for event in pending:
+        dispatching.publish(event)
+
+
+def units_router() -> APIRouter:
+    """Return the routes of units and dispatch."""
+    router = APIRouter(prefix="/api")
+
+    @router.get("/units", summary="Every unit with its status and current dispatch")
+    async def list_units(
+        request: Request, principal: UnitReader, field: FieldDependency
+    ) -> UnitList:
+        async with audited_in(field.store, request, principal, "unit.list") as store:
+            details = await store.list_units()
+        return UnitList(items=[await _unit_out(field, d) for d in details])
+
+    @router.post("/units", status_code=201, summary="Register a unit")
+    async def add_unit(
+        body: UnitIn, request: Request, principal: UnitManager, field: FieldDependency
+    ) -> UnitOut:
+        target = f"unit:{body.name}"
+        async with audited_in(field.store, request, principal, "unit.add", target) as store:
+            unit = await store.add_unit(name=body.name, user=body.user)
+        return await _unit_out(field, UnitDetail(unit=unit, dispatch=None))
+
+    @router.get("/units/mine", summary="The units the caller reports for, with their dispatch")
+    async def my_units(request: Request, principal: UnitCrew, field: FieldDependency) -> UnitList:
+        async with audited_in(field.store, request, principal, "unit.list", "units:mine") as store:
+            details = await store.units_of_user(principal.user)
+        return UnitList(items=[await _unit_out(field, d) for d in details])
+
+    @router.post("/units/{unit_id}/status", summary="A unit reports its status")
+    async def report_status(
+        unit_id: UnitId,
+        body: StatusIn,
+        request: Request,
+        principal: UnitCrew,
+        field: FieldDependency,
+    ) -> UnitOut:
+        unit = (await field.store.get_unit(unit_id)).unit
+        _check_crew(principal, unit.user, unit.name)
+        if body.status is UnitStatus.DISPATCHED:
+            raise HTTPException(422, "status: a unit is dispatched by an operator, not by itself")
+        async with _audited_dispatching(
+            request, field, principal, "unit.status", f"unit:{unit_id}", reason=body.status
+        ) as (_, dispatching):
+            detail = await dispatching.report_status(unit_id, body.status, actor=principal.user)
+        return await _unit_out(field, detail)
+
+    @router.post(
+        "/alarms/{alarm_id}/dispatch-units",
+        summary="Dispatch available units to an acknowledged (or dispatched) alarm",
+    )
+    async def dispatch_units(
+        alarm_id: AlarmId,
+        body: DispatchUnitsIn,
+        request: Request,
+        principal: Handler,
+        field: FieldDependency,
+    ) -> AlarmOut:
+        units = ",".join(map(str, body.unit_ids))
+        async with _audited_dispatching(
+            request,
+            field,
+            principal,
+            "alarm.dispatch_units",
+            f"alarm:{alarm_id}",
+            reason=f"units {units}",
+        ) as (_, dispatching):
+            alarm = await dispatching.dispatch(alarm_id, body.unit_ids, actor=principal.user)
+        return AlarmOut.of(alarm)
+
+    @router.get("/alarms/{alarm_id}/dispatches", summary="The units dispatched to an alarm")
+    async def alarm_dispatches(
+        alarm_id: AlarmId, request: Request, principal: AlarmReader, field: FieldDependency
+    ) -> DispatchList:
+        await field.dispatching.repository.get_alarm(alarm_id)
+        target = f"alarm:{alarm_id}"
+        async with audited_in(field.store, request, principal, "dispatch.list", target) as store:
+            found = await store.dispatches_of(alarm_id)
+        return DispatchList(items=[DispatchOut.of(d) for d in found])
+
+    @router.post("/dispatches/{dispatch_id}/acknowledge", summary="A unit acknowledges")
+    async def acknowledge(
+        dispatch_id: DispatchId, request: Request, principal: UnitCrew, field: FieldDependency
+    ) -> DispatchOut:
+        dispatch = await field.store.get_dispatch(dispatch_id)
+        unit = (await field.store.get_unit(dispatch.unit_id)).unit
+        _check_crew(principal, unit.user, unit.name)
+        async with _audited_dispatching(
+            request, field, principal, "dispatch.acknowledge", f"dispatch:{dispatch_id}"
+        ) as (_, dispatching):
+            acknowledged = await dispatching.acknowledge(dispatch_id, actor=principal.user)
+        return DispatchOut.of(acknowledged)
+
+    return router

@@ -1,0 +1,1 @@
+"""Notifications out: adapters that deliver notices by webhook, MQTT and e-mail."""
