@@ -18,22 +18,36 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
 from watchfloor.api.transparency import RegisterInfo
+from watchfloor.auth_events import LoggedAuthEvents
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.logins import Logins
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
+from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
+from watchfloor.core.user_admin import UserAdmin
+from watchfloor.core.users import AuthEvents, SessionPolicy
+from watchfloor.credentials import Argon2Credentials
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
 from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.repository import SqlRepository
+from watchfloor.store.users import SqlUsers
 from watchfloor.store.writer import GroupCommitWriter, open_writer
 from watchfloor.taxonomy import load_taxonomy
 
-__all__ = ["Platform", "database_url", "open_platform", "open_repository", "serve"]
+__all__ = [
+    "Platform",
+    "database_url",
+    "open_platform",
+    "open_repository",
+    "open_user_admin",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +71,44 @@ async def open_repository(
         yield SqlRepository(engine, clock or SystemClock())
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def open_user_admin(
+    settings: Settings, clock: Clock | None = None, events: AuthEvents | None = None
+) -> AsyncIterator[UserAdmin]:
+    """Open the users and tokens of these settings' database, for administrative commands."""
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        yield UserAdmin(
+            store=SqlUsers(engine),
+            credentials=Argon2Credentials(),
+            clock=clock or SystemClock(),
+            events=events or LoggedAuthEvents(),
+        )
+    finally:
+        await engine.dispose()
+
+
+def _logins(settings: Settings, users: SqlUsers, clock: Clock, events: AuthEvents) -> Logins:
+    window = settings.login_failure_window_seconds
+    return Logins(
+        store=users,
+        credentials=Argon2Credentials(),
+        clock=clock,
+        policy=SessionPolicy(
+            idle=timedelta(seconds=settings.session_idle_seconds),
+            absolute=timedelta(seconds=settings.session_absolute_seconds),
+        ),
+        events=events,
+        by_name=FailureWindow(
+            ThrottlePolicy(attempts=settings.login_failures_per_name, window=window)
+        ),
+        by_address=FailureWindow(
+            ThrottlePolicy(attempts=settings.login_failures_per_address, window=window)
+        ),
+    )
 
 
 class AccountDirectory:
@@ -284,6 +336,8 @@ async def open_platform(
                     _serve_escalation(handling, settings.supervision_period), name="escalation"
                 ),
             ):
+                users, events = SqlUsers(engine), LoggedAuthEvents()
+                logins = _logins(settings, users, clock, events)
                 api = create_api(
                     ApiServices(
                         repository=repository,
@@ -292,6 +346,13 @@ async def open_platform(
                         metrics=_metrics(receiver, writer, bus),
                         register=RegisterInfo(
                             operator_name=settings.operator_name, contact=settings.contact
+                        ),
+                        logins=logins,
+                        user_admin=UserAdmin(
+                            store=users,
+                            credentials=logins.credentials,
+                            clock=clock,
+                            events=events,
                         ),
                     )
                 )

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchfloor._cli_users import add_user_commands
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
@@ -35,6 +36,7 @@ taxonomy_app = typer.Typer(help="The alarm-type taxonomy.", no_args_is_help=True
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(taxonomy_app, name="taxonomy")
 add_simulate_command(app)
+add_user_commands(app)
 
 err_console = Console(stderr=True)
 out_console = Console()

@@ -31,6 +31,7 @@ from watchfloor.api.schemas import (
     SignalOut,
     StreamMessage,
 )
+from watchfloor.api.sessions import sessions_router
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
 from watchfloor.codecs.dc09 import parse_key
@@ -38,8 +39,10 @@ from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.logins import Logins
 from watchfloor.core.ports import AlarmEvent, Repository
 from watchfloor.core.principals import Permission, Principal
+from watchfloor.core.user_admin import UserAdmin
 
 __all__ = ["ApiServices", "Metric", "create_api"]
 
@@ -77,6 +80,8 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    logins: Logins
+    user_admin: UserAdmin
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -297,6 +302,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(handling_router())
     app.include_router(statistics_router())
     app.include_router(transparency_router())
+    app.include_router(sessions_router())
     app.include_router(_api_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")

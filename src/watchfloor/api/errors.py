@@ -18,6 +18,12 @@ from watchfloor.core.errors import (
     StoreUnavailableError,
     TaxonomyError,
 )
+from watchfloor.core.users import (
+    LoginRefusedError,
+    RateLimitedError,
+    SecondFactorRequiredError,
+    UserInputError,
+)
 
 __all__ = ["exception_handlers"]
 
@@ -29,6 +35,10 @@ ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = {
     StoreUnavailableError: (503, "store_unavailable"),
     ProcedureIncompleteError: (409, "sop_incomplete"),
     TaxonomyError: (422, "invalid_taxonomy"),
+    UserInputError: (422, "invalid_request"),
+    LoginRefusedError: (401, "login_refused"),
+    SecondFactorRequiredError: (401, "totp_required"),
+    RateLimitedError: (429, "rate_limited"),
 }
 
 
@@ -45,7 +55,12 @@ async def _watchfloor_error(request: Request, exc: Exception) -> JSONResponse:
         extra["state"] = exc.state
     if isinstance(exc, ProcedureIncompleteError):
         extra["missing_steps"] = [index + 1 for index in exc.missing]
-    return JSONResponse(_body(code, str(exc), **extra), status_code=status)
+    headers = None
+    if isinstance(exc, UserInputError):
+        extra["problems"] = [{"field": exc.field, "message": str(exc)}]
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return JSONResponse(_body(code, str(exc), **extra), status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -42,6 +42,7 @@ from watchfloor.store.tables import (
     signals,
     sites,
     store_health,
+    users,
 )
 
 __all__ = ["SqlRepository"]
@@ -534,7 +535,7 @@ class SqlRepository:
         return count
 
     async def authenticate(self, token: str) -> Principal | None:
-        """Return the principal of an unrevoked token, or None.
+        """Return the principal of an unrevoked token of an enabled user, or None.
 
         Tokens are compared by their sha256, so the stored hashes reveal nothing usable and
         the lookup's timing depends on the hash, not on how much of a guess was right.
@@ -542,8 +543,16 @@ class SqlRepository:
         Raises:
             StoreUnavailableError: the database could not be read.
         """
-        query = select(api_tokens.c.user_name, api_tokens.c.role, api_tokens.c.label).where(
-            api_tokens.c.token_hash == token_hash(token), api_tokens.c.revoked_at.is_(None)
+        # A token of a disabled user is refused; tokens of names without a user row (the
+        # bootstrap admin) stand on their own.
+        query = (
+            select(api_tokens.c.user_name, api_tokens.c.role, api_tokens.c.label)
+            .outerjoin(users, users.c.name == api_tokens.c.user_name)
+            .where(
+                api_tokens.c.token_hash == token_hash(token),
+                api_tokens.c.revoked_at.is_(None),
+                users.c.disabled_at.is_(None),
+            )
         )
         rows = await self._read(query)
         if not rows:
