@@ -109,6 +109,7 @@ async def test_me_tells_a_session_from_a_token(client: httpx.AsyncClient) -> Non
     assert by_session["via"] == "session"
     assert by_session["csrf_token"] == session.csrf
     assert by_session["expires_at"] == "2026-01-15T03:30:00Z"
+    assert by_session["totp_enrolled"] is False
     assert by_token == {
         "user": "admin",
         "role": "admin",
@@ -116,6 +117,7 @@ async def test_me_tells_a_session_from_a_token(client: httpx.AsyncClient) -> Non
         "via": "token",
         "expires_at": None,
         "csrf_token": None,
+        "totp_enrolled": None,
     }
     assert (await client.get("/api/me")).status_code == 401
 

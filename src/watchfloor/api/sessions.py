@@ -87,11 +87,7 @@ def sessions_router() -> APIRouter:
             samesite="strict",
             secure=request.url.scheme == "https",
         )
-        return MeOut.of(
-            result.signed_in.principal,
-            expires_at=result.signed_in.expires_at,
-            csrf_token=csrf_token(result.token),
-        )
+        return MeOut.of_session(result.signed_in, csrf_token=csrf_token(result.token))
 
     @router.post("/logout", status_code=204, summary="End this console session")
     async def logout(
@@ -112,11 +108,7 @@ def sessions_router() -> APIRouter:
         signed_in = session_of(request)
         if signed_in is None:
             return MeOut.of(principal)
-        return MeOut.of(
-            principal,
-            expires_at=signed_in.expires_at,
-            csrf_token=csrf_token(request.cookies[SESSION_COOKIE]),
-        )
+        return MeOut.of_session(signed_in, csrf_token=csrf_token(request.cookies[SESSION_COOKIE]))
 
     @router.post("/me/password", status_code=204, summary="Change my password")
     async def change_password(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from watchfloor.core.logins import SessionPrincipal
 from watchfloor.core.principals import PERMISSIONS, Principal, Role
 from watchfloor.core.user_admin import CreatedToken
 from watchfloor.core.users import MAX_PASSWORD, ApiToken, User
@@ -59,23 +60,30 @@ class MeOut(BaseModel):
     csrf_token: str | None = Field(
         default=None, description="send as X-CSRF-Token with every unsafe request"
     )
+    totp_enrolled: bool | None = Field(
+        default=None, description="whether sign-in asks for a TOTP code (sessions only)"
+    )
 
     @classmethod
-    def of(
-        cls,
-        principal: Principal,
-        *,
-        expires_at: datetime | None = None,
-        csrf_token: str | None = None,
-    ) -> MeOut:
-        """Build from a principal (and its session's facts)."""
+    def of(cls, principal: Principal) -> MeOut:
+        """Build from a principal that came with a token."""
         return cls(
             user=principal.user,
             role=principal.role,
             permissions=sorted(p.name.lower() for p in PERMISSIONS[principal.role]),
-            via="token" if csrf_token is None else "session",
-            expires_at=expires_at,
-            csrf_token=csrf_token,
+            via="token",
+        )
+
+    @classmethod
+    def of_session(cls, signed_in: SessionPrincipal, *, csrf_token: str) -> MeOut:
+        """Build from a console session, with its CSRF token."""
+        return cls.of(signed_in.principal).model_copy(
+            update={
+                "via": "session",
+                "expires_at": signed_in.expires_at,
+                "csrf_token": csrf_token,
+                "totp_enrolled": signed_in.totp_enrolled,
+            }
         )
 
 

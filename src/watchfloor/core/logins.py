@@ -46,6 +46,7 @@ class SessionPrincipal:
     principal: Principal
     session: ConsoleSession
     expires_at: datetime
+    totp_enrolled: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,6 +227,7 @@ class Logins:
             principal=Principal(user=user.name, role=user.role, token_label=SESSION_LABEL),
             session=session,
             expires_at=self.policy.expires_at(session),
+            totp_enrolled=user.totp_enrolled,
         )
 
     async def _record(

@@ -2,7 +2,10 @@
 // the handling of one alarm from arrival to closed: acknowledge, claim, procedure, notes,
 // dispatch, hold, resolve with an outcome, close. The server decides every change and writes
 // the timeline; the console asks, and shows what the server says.
-import { ApiError, TOKEN_KEY, api, toLogin, token, whenUnauthorized, whoAmI } from "./api.js";
+import { attachTotpSetup } from "./account.js";
+import {
+  ApiError, CSRF_KEY, TOKEN_KEY, api, toLogin, token, whenUnauthorized, whoAmI,
+} from "./api.js";
 import { formatTime, tickDeadlines } from "./format.js";
 import {
   ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, compareAlarms, describeError,
@@ -597,12 +600,14 @@ function showQueue(who) {
   $("whoami").textContent = `${who.user} (${who.role})`;
   for (const id of ["workspace", "logout", "sound", "shortcuts"]) $(id).hidden = false;
   $("end-all").hidden = who.via !== "session";
+  $("totp-setup").hidden = who.via !== "session" || who.totp_enrolled;
   connect();
 }
 
 // Leave for the sign-in page; a reason says why (see login.js).
 function signOut(reason) {
-  const wasSignedIn = signedIn;
+  // A CSRF token kept in this tab means a session was open here: it has ended.
+  const wasSignedIn = signedIn || sessionStorage.getItem(CSRF_KEY) !== null;
   signedIn = false;
   sessionStorage.removeItem(USER_KEY);
   if (socket) socket.close();
@@ -621,6 +626,7 @@ whenUnauthorized(() => signOut(token() ? "token-refused" : "expired"));
 $("logout").addEventListener("click", () => endSession("/api/logout"));
 $("end-all").addEventListener("click", () => endSession("/api/sessions/end-all"));
 attachSoundButton($("sound"));
+attachTotpSetup();
 for (const button of document.querySelectorAll(".actions button[data-action]")) {
   button.addEventListener("click", () => act(button.dataset.action));
 }
