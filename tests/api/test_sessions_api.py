@@ -78,6 +78,13 @@ async def _login(
     return Session(client, response.cookies[SESSION_COOKIE], response.json()["csrf_token"])
 
 
+async def _begin_totp(session: Session) -> pyotp.TOTP:
+    uri = (await session.post("/api/me/totp", {})).json()["otpauth_uri"]
+    totp = pyotp.parse_uri(uri)
+    assert isinstance(totp, pyotp.TOTP)
+    return totp
+
+
 async def test_login_sets_a_strict_http_only_cookie_and_returns_who_and_the_csrf_token(
     client: httpx.AsyncClient,
 ) -> None:
@@ -243,9 +250,7 @@ async def test_totp_enrolment_then_login_with_a_code(
 ) -> None:
     await _add_user(client)
     session = await _login(client)
-    uri = (await session.post("/api/me/totp", {})).json()["otpauth_uri"]
-    totp = pyotp.parse_uri(uri)
-    assert isinstance(totp, pyotp.TOTP)
+    totp = await _begin_totp(session)
     wrong = await session.post("/api/me/totp", {"code": "000000"})
     confirmed = await session.post("/api/me/totp", {"code": totp.at(clock.now())})
     assert wrong.status_code == 422
@@ -346,9 +351,7 @@ async def test_admin_resets_a_password_and_a_second_factor(
 ) -> None:
     await _add_user(client)
     session = await _login(client)
-    uri = (await session.post("/api/me/totp", {})).json()["otpauth_uri"]
-    totp = pyotp.parse_uri(uri)
-    assert isinstance(totp, pyotp.TOTP)
+    totp = await _begin_totp(session)
     await session.post("/api/me/totp", {"code": totp.at(clock.now())})
     new = "reset by the administrator"
 
