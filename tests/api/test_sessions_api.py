@@ -129,6 +129,17 @@ async def test_me_tells_a_session_from_a_token(client: httpx.AsyncClient) -> Non
     assert (await client.get("/api/me")).status_code == 401
 
 
+async def test_a_sign_in_from_another_site_is_refused(client: httpx.AsyncClient) -> None:
+    await _add_user(client)
+    response = await client.post(
+        "/api/login",
+        json={"name": "alice", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert SESSION_COOKIE not in response.cookies
+
+
 @pytest.mark.parametrize(("name", "password"), [("alice", "wrong password"), ("bob", PASSWORD)])
 async def test_a_failed_login_is_one_generic_401(
     client: httpx.AsyncClient, name: str, password: str

@@ -37,6 +37,7 @@ __all__ = [
     "permission_of",
     "require_principal",
     "require_session",
+    "same_origin",
     "session_of",
 ]
 
@@ -71,7 +72,7 @@ def csrf_token(session_token: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _same_origin(headers: Mapping[str, str], connection: HTTPConnection) -> bool:
+def same_origin(headers: Mapping[str, str], connection: HTTPConnection) -> bool:
     """Return False when the browser says the request comes from another site."""
     site = headers.get("sec-fetch-site")
     if site is not None and site not in _SAME_SITE:
@@ -102,7 +103,7 @@ async def require_session(request: Request) -> SessionPrincipal:
     if signed_in is None:
         raise HTTPException(401, "the session has expired or ended; sign in again")
     if request.method not in _SAFE_METHODS:
-        if not _same_origin(request.headers, request):
+        if not same_origin(request.headers, request):
             raise HTTPException(403, "cross-site request refused")
         expected = csrf_token(request.cookies[SESSION_COOKIE])
         if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), expected):
@@ -143,7 +144,7 @@ async def websocket_principal(websocket: WebSocket) -> Principal | None:
     )
     if token:
         return await authenticate_token(repository, token)
-    if not _same_origin(websocket.headers, websocket):
+    if not same_origin(websocket.headers, websocket):
         return None
     signed_in = await _session(websocket)
     return None if signed_in is None else signed_in.principal

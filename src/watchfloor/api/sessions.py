@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from watchfloor.api.auth import (
     SESSION_COOKIE,
@@ -17,6 +17,7 @@ from watchfloor.api.auth import (
     CurrentSession,
     allowed,
     csrf_token,
+    same_origin,
     session_of,
 )
 from watchfloor.api.user_schemas import (
@@ -76,6 +77,9 @@ def sessions_router() -> APIRouter:
     async def login(
         body: LoginIn, request: Request, response: Response, logins: LoginsDep
     ) -> MeOut:
+        # Another site must not sign a browser in to an account of its choosing.
+        if not same_origin(request.headers, request):
+            raise HTTPException(403, "cross-site sign-in refused")
         result = await logins.login(
             name=body.name, password=body.password, code=body.code, peer=_peer(request)
         )
