@@ -100,6 +100,16 @@ async def test_a_disabled_user_cannot_sign_in_and_their_sessions_end(
         await sessions.login(name="alice", password=PASSWORD, code=None, peer=None)
 
 
+async def test_a_session_of_a_user_disabled_behind_its_back_is_refused(
+    logins: tuple[Logins, UserAdmin], clock: FakeClock
+) -> None:
+    sessions, admin = logins
+    result = await sessions.login(name="alice", password=PASSWORD, code=None, peer=None)
+    # Straight in the store (another node, a database console): the session was not ended.
+    await admin.store.update_user("alice", role=None, disabled=True, now=clock.now())
+    assert await sessions.authenticate(result.token) is None
+
+
 async def test_failures_are_limited_per_name_and_a_success_forgets_them(
     logins: tuple[Logins, UserAdmin], clock: FakeClock
 ) -> None:
