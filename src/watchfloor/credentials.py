@@ -30,8 +30,9 @@ class Argon2Credentials:
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
         self._hasher = hasher or PasswordHasher()
-        # Checked against when a name is unknown, so that the answer takes as long.
-        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        # Checked against when a name is unknown, so that the answer takes as long. Made at
+        # the first check, in the worker thread: hashing must not hold up start-up's loop.
+        self._dummy: str | None = None
 
     async def hash_password(self, password: str) -> str:
         """Return the argon2id hash (PHC string) of a password."""
@@ -68,9 +69,14 @@ class Argon2Credentials:
         """Return 256 random bits, URL-safe."""
         return secrets.token_urlsafe(32)
 
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
+
     def _verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            self._hasher.verify(password_hash or self._dummy, password)
+            self._hasher.verify(password_hash or self._dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return False
         return password_hash is not None
