@@ -26,6 +26,7 @@ from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.transparency import RegisterInfo
+from watchfloor.auth_events import AuditedAuthEvents, LoggedAuthEvents
 from watchfloor.bus import LocalBus
 from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
@@ -35,10 +36,15 @@ from watchfloor.core.devices import DeviceKind
 from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.logins import Logins
 from watchfloor.core.notifications import Channel
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import PurgeResult, RetentionPolicy
+from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
+from watchfloor.core.user_admin import UserAdmin
+from watchfloor.core.users import AuthEvents, SessionPolicy
+from watchfloor.credentials import Argon2Credentials
 from watchfloor.notifiers.dispatcher import NotificationDispatcher
 from watchfloor.notifiers.log import AuditedNotificationLog, LoggingNotificationLog
 from watchfloor.notifiers.senders import SENDERS
@@ -57,6 +63,7 @@ from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import purge_due
 from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
+from watchfloor.store.users import SqlUsers
 from watchfloor.store.writer import GroupCommitWriter, open_writer
 from watchfloor.taxonomy import load_taxonomy
 
@@ -65,6 +72,7 @@ __all__ = [
     "database_url",
     "open_platform",
     "open_repository",
+    "open_user_admin",
     "purge",
     "retention_policy",
     "serve",
@@ -92,6 +100,48 @@ async def open_repository(
         yield SqlRepository(engine, clock or SystemClock())
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def open_user_admin(
+    settings: Settings, clock: Clock | None = None, events: AuthEvents | None = None
+) -> AsyncIterator[UserAdmin]:
+    """Open the users and tokens of these settings' database, for administrative commands.
+
+    Every change is audited as the local user's, through the command line.
+    """
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        audit_log = SqlAuditLog(engine, clock or SystemClock())
+        yield UserAdmin(
+            store=SqlUsers(engine),
+            credentials=Argon2Credentials(),
+            clock=clock or SystemClock(),
+            events=events or AuditedAuthEvents(LoggedAuthEvents(), audit_log.record, via="cli"),
+        )
+    finally:
+        await engine.dispose()
+
+
+def _logins(settings: Settings, users: SqlUsers, clock: Clock, events: AuthEvents) -> Logins:
+    window = settings.login_failure_window_seconds
+    return Logins(
+        store=users,
+        credentials=Argon2Credentials(),
+        clock=clock,
+        policy=SessionPolicy(
+            idle=timedelta(seconds=settings.session_idle_seconds),
+            absolute=timedelta(seconds=settings.session_absolute_seconds),
+        ),
+        events=events,
+        by_name=FailureWindow(
+            ThrottlePolicy(attempts=settings.login_failures_per_name, window=window)
+        ),
+        by_address=FailureWindow(
+            ThrottlePolicy(attempts=settings.login_failures_per_address, window=window)
+        ),
+    )
 
 
 class AccountDirectory:
@@ -521,6 +571,11 @@ async def open_platform(
                     _running(notifications.serve(bus), name="notifications"),
                     _camera_intake(settings, cameras, writer, clock) as frigate,
                 ):
+                    users = SqlUsers(engine)
+                    auth_events = AuditedAuthEvents(
+                        LoggedAuthEvents(), audit_log.record, via="session"
+                    )
+                    logins = _logins(settings, users, clock, auth_events)
                     api = create_api(
                         ApiServices(
                             repository=repository,
@@ -556,6 +611,13 @@ async def open_platform(
                                 alarm_types=frozenset(taxonomy.types),
                             ),
                             field=field,
+                            logins=logins,
+                            user_admin=UserAdmin(
+                                store=users,
+                                credentials=logins.credentials,
+                                clock=clock,
+                                events=auth_events,
+                            ),
                         )
                     )
                     yield Platform(

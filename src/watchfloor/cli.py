@@ -16,6 +16,7 @@ from rich.table import Table
 
 from watchfloor._cli_audit import audit_app, cli_entry, purge_command
 from watchfloor._cli_devices import devices_app
+from watchfloor._cli_users import add_user_commands
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings, SettingsError, load_settings
@@ -40,6 +41,7 @@ app.add_typer(audit_app, name="audit")
 app.command("purge")(purge_command)
 app.add_typer(devices_app, name="devices")
 add_simulate_command(app)
+add_user_commands(app)
 
 err_console = Console(stderr=True)
 out_console = Console()

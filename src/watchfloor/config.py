@@ -93,6 +93,13 @@ class Settings:
     # and the sender named in CAP alerts.
     notify: tuple[NotificationRule, ...] = ()
     cap_sender: str = "watchfloor"
+    # Console sessions end after this long unused, or this long after sign-in however used.
+    session_idle_seconds: float = 1800.0
+    session_absolute_seconds: float = 43200.0
+    # Failed logins allowed per user name, and per client address, within the window.
+    login_failures_per_name: int = 5
+    login_failures_per_address: int = 30
+    login_failure_window_seconds: float = 900.0
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -188,6 +195,11 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "camera_max_body": _parse_positive_int,
     "snapshot_max_bytes": _parse_positive_int,
     "cap_sender": _parse_cap_sender,
+    "session_idle_seconds": _parse_positive_float,
+    "session_absolute_seconds": _parse_positive_float,
+    "login_failures_per_name": _parse_positive_int,
+    "login_failures_per_address": _parse_positive_int,
+    "login_failure_window_seconds": _parse_positive_float,
 }
 
 

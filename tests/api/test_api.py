@@ -59,10 +59,12 @@ async def test_healthz_is_503_while_another_process_holds_the_write_lock(
 ) -> None:
     database = platform.engine.url.database
     assert database is not None
-    # A real fault: another process holds SQLite's write lock past the busy timeout.
-    locker = sqlite3.connect(database, isolation_level=None)
+    # A real fault: another process holds SQLite's write lock past the busy timeout. Taken
+    # from a thread, so that the platform's own background writes (the first purge, say)
+    # can finish while it waits instead of being stalled behind a blocked event loop.
+    locker = sqlite3.connect(database, isolation_level=None, timeout=30, check_same_thread=False)
     try:
-        locker.execute("BEGIN EXCLUSIVE")
+        await asyncio.to_thread(locker.execute, "BEGIN EXCLUSIVE")
         response = await client.get("/healthz")
     finally:
         locker.execute("ROLLBACK")

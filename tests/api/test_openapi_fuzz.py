@@ -120,7 +120,8 @@ def test_without_credentials_every_api_route_is_401(server: ServerProcess) -> No
     def check(case: FuzzCase) -> None:
         response = case.call(timeout=10)
         assert response.status_code < 500, f"{response.status_code} for {case.as_curl_command()}"
-        if case.operation.path.startswith("/api/"):
+        # Signing in is public by design; it answers 401, 422 or 429, never a 5xx.
+        if case.operation.path.startswith("/api/") and case.operation.path != "/api/login":
             assert response.status_code == 401, (
                 f"{response.status_code} for {case.as_curl_command()}: {response.text[:300]}"
             )

@@ -33,14 +33,28 @@ async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def _operations(document: dict[str, Any]) -> list[tuple[str, str, Permission | None]]:
-    """Every (method, path, permission) of the document; None where no bearer scope is shown."""
-    found: list[tuple[str, str, Permission | None]] = []
+#: Operations any signed-in user may call, whatever the role (their own session and account).
+ANY_ROLE = frozenset({("GET", "/api/me"), ("POST", "/api/sessions/end-all")})
+#: Operations on the console session itself: the session cookie, never a token.
+SESSION_ONLY = frozenset(
+    {("POST", "/api/logout"), ("POST", "/api/me/password"), ("POST", "/api/me/totp")}
+)
+#: Public by design: signing in.
+PUBLIC_API = frozenset({("POST", "/api/login")})
+
+#: An operation's bearer scheme requirement: None (no token), () (any role), or its permission.
+Requirement = tuple[Permission, ...] | None
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, Requirement]]:
+    """Every (method, path, requirement) of the document."""
+    found: list[tuple[str, str, Requirement]] = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            scopes = [s for r in operation.get("security", []) for s in r.get("bearer", [])]
+            bearer = [r["bearer"] for r in operation.get("security", []) if "bearer" in r]
+            scopes = tuple(Permission[s] for r in bearer for s in r)
             assert len(scopes) <= 1, f"{method} {path} needs several permissions: {scopes}"
-            found.append((method.upper(), path, Permission[scopes[0]] if scopes else None))
+            found.append((method.upper(), path, scopes if bearer else None))
     return found
 
 
@@ -53,19 +67,35 @@ async def test_every_api_operation_names_its_permission(client: httpx.AsyncClien
     document = (await client.get("/openapi.json")).json()
     operations = _operations(document)
     assert len(operations) >= 20
-    for method, path, permission in operations:
-        if path.startswith("/api/"):
-            assert permission is not None, f"{method} {path} checks no permission"
+    for method, path, requirement in operations:
+        key = (method, path)
+        if key in ANY_ROLE:
+            assert requirement == (), f"{method} {path} should take any signed-in user"
+        elif key in SESSION_ONLY or key in PUBLIC_API:
+            assert requirement is None, f"{method} {path} should take no token"
+        elif path.startswith("/api/"):
+            assert requirement, f"{method} {path} checks no permission"
         else:
-            assert permission is None, f"{method} {path} is outside /api but needs a token"
+            assert requirement is None, f"{method} {path} is outside /api but needs a token"
+
+
+async def test_session_routes_need_a_session(client: httpx.AsyncClient) -> None:
+    for method, path in sorted(SESSION_ONLY):
+        anonymous = await client.request(method, path, json={})
+        assert anonymous.status_code == 401, f"{method} {path}"
+        with_token = await client.request(
+            method, path, json={}, headers={"Authorization": f"Bearer {TOKENS[Role.ADMIN]}"}
+        )
+        assert with_token.status_code == 401, f"{method} {path} with a token"
 
 
 async def test_route_matrix(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
     checked = 0
-    for method, path, permission in _operations(document):
-        if permission is None:
+    for method, path, requirement in _operations(document):
+        if requirement is None:
             continue
+        permission = requirement[0] if requirement else None
         url = _concrete(path)
         anonymous = await client.request(method, url)
         assert anonymous.status_code == 401, f"{method} {path} without credentials"
@@ -73,7 +103,7 @@ async def test_route_matrix(client: httpx.AsyncClient) -> None:
             response = await client.request(
                 method, url, headers={"Authorization": f"Bearer {token}"}
             )
-            if permission in PERMISSIONS[role]:
+            if permission is None or permission in PERMISSIONS[role]:
                 assert response.status_code not in (401, 403), (
                     f"{method} {path} as {role}: {response.status_code} {response.text}"
                 )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from support.console import add_console_user
 from support.panel import sia_frame
 from support.server import ServerProcess, run_server
 
@@ -35,8 +36,13 @@ TIMEOUT_MS = 5000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server per test module, so that each module starts from an empty queue."""
+    """One server per test module, so that each module starts from an empty queue.
+
+    It has a console user (``support.console``) besides the bootstrap admin's token.
+    """
     with run_server(tmp_path_factory.mktemp("browser") / "var") as running:
+        with running.client() as client:
+            add_console_user(client)
         yield running
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from support.console import sign_in
 from support.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -21,10 +22,7 @@ expect = sync_api.expect
 def test_alarm_appears_in_the_queue_without_a_reload(
     server: ServerProcess, page: Page, panel: Callable[[str, str, str], None]
 ) -> None:
-    page.goto(server.base_url + "/")
-    page.fill("#token", server.token)
-    page.click("button[type=submit]")
-    expect(page.locator("#connection")).to_have_text("live")
+    sign_in(page, server.base_url)
     expect(page.locator("#empty")).to_be_visible()
 
     panel("4321", "Library", "BA03")
@@ -42,8 +40,16 @@ def test_alarm_appears_in_the_queue_without_a_reload(
     expect(page.locator("#alarms tr").nth(1).locator("td.count")).to_have_text("2")
 
 
-def test_a_wrong_token_is_refused(server: ServerProcess, page: Page) -> None:
-    page.goto(server.base_url + "/")
-    page.fill("#token", "not-the-token")
-    page.click("button[type=submit]")
-    expect(page.locator("#login-error")).to_contain_text("refused")
+def test_a_wrong_token_in_the_link_is_refused(server: ServerProcess, page: Page) -> None:
+    page.goto(server.base_url + "/#token=not-the-token")
+    page.wait_for_url("**/login.html?reason=token-refused")
+    expect(page.locator("#login-reason")).to_contain_text("Token refused")
+
+
+def test_the_first_start_link_with_a_token_opens_the_queue(
+    server: ServerProcess, page: Page
+) -> None:
+    page.goto(f"{server.base_url}/#token={server.token}")
+    expect(page.locator("#connection")).to_have_text("live")
+    expect(page.locator("#whoami")).to_have_text("admin (admin)")
+    expect(page.locator("#end-all")).to_be_hidden()

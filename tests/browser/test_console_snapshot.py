@@ -117,9 +117,7 @@ def test_the_picture_of_a_frigate_event_shows_beside_its_alarm(
             },
         )
         assert created.status_code == 201, created.text
-    page.goto(mqtt_server.base_url + "/")
-    page.fill("#token", mqtt_server.token)
-    page.click("button[type=submit]")
+    page.goto(f"{mqtt_server.base_url}/#token={mqtt_server.token}")
     expect(page.locator("#connection")).to_have_text("live")
 
     event = {

@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import xmlschema
 
+from support.console import add_console_user, sign_in
 from support.receivers import (
     open_mqtt_subscriber,
     open_smtp_sink,
@@ -94,6 +95,7 @@ def test_report_and_call_dispatched_and_notified_everywhere(
         )
         guard = add_token(server.data_dir, user="gerrit", role=Role.PATROL, token="gerrit-phone")
         api = stack.enter_context(server.client())
+        add_console_user(api, "carla", role="operator")  # the call-taker
         unit = api.post("/api/units", json={"name": "Patrol 1", "user": "gerrit"})
         assert unit.status_code == 201, unit.text
 
@@ -102,9 +104,7 @@ def test_report_and_call_dispatched_and_notified_everywhere(
         desk.set_default_timeout(TIMEOUT_MS)
         stack.callback(desk.close)
         console = desk.new_page()
-        console.goto(server.base_url + "/")
-        console.fill("#token", server.token)
-        console.click("button[type=submit]")
+        console.goto(f"{server.base_url}/#token={server.token}")
         expect(console.locator("#connection")).to_have_text("live")
 
         # A guard on patrol reports from a phone-sized screen.
@@ -127,8 +127,7 @@ def test_report_and_call_dispatched_and_notified_everywhere(
         taker.set_default_timeout(TIMEOUT_MS)
         stack.callback(taker.close)
         calls = taker.new_page()
-        calls.goto(server.base_url + "/")
-        calls.evaluate(f"sessionStorage.setItem('watchfloor.token', '{server.token}')")
+        sign_in(calls, server.base_url, "carla")  # the call-taker's own console session
         calls.goto(server.base_url + "/calls.html")
         expect(calls.locator("#type")).to_be_focused()
         expect(calls.locator("#types option")).not_to_have_count(0)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from support.console import sign_in
 from support.panel import sia_frame
 from support.server import ServerProcess
 
@@ -26,10 +27,7 @@ THRESHOLD = 20
 def test_a_flood_folds_into_one_marked_row(
     server: ServerProcess, page: Page, panel: Callable[[str, str, str], None]
 ) -> None:
-    page.goto(server.base_url + "/")
-    page.fill("#token", server.token)
-    page.click("button[type=submit]")
-    expect(page.locator("#connection")).to_have_text("live")
+    sign_in(page, server.base_url)
     for zone in range(1, THRESHOLD + 4):  # every zone a new alarm, until the flood folds them
         panel("F100", "Warehouse", f"BA{zone:02d}")
     expect(page.locator("#alarms tr")).to_have_count(THRESHOLD)
@@ -49,9 +47,7 @@ def test_position_and_image_blocks_are_shown_with_the_alarm(
         "E0E0", 1, "#E0E0|Nri1/PA01", ext=("X006E07.7777777", "Y49N06.6666666", "V1.2.3")
     )
     assert b"ACK" in send_frame(frame)
-    page.goto(server.base_url + "/")
-    page.fill("#token", server.token)
-    page.click("button[type=submit]")
+    sign_in(page, server.base_url)
     page.locator("#alarms tr", has_text="Quay").click()
     signals = page.locator("#signals")
     expect(signals).to_contain_text("longitude 006E07.7777777")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from support.console import sign_in
 from support.server import ServerProcess
 from support.tokens import add_token
 from watchfloor.core.principals import Role
@@ -158,8 +159,8 @@ def test_my_position_replaces_the_site(
 def test_calls_are_entered_from_the_keyboard_alone(
     page: Page, server: ServerProcess, api: httpx.Client
 ) -> None:
-    page.goto(server.base_url + "/")
-    page.evaluate(f"sessionStorage.setItem('watchfloor.token', '{server.token}')")
+    # A call-taker signs in to the console, then opens call intake in the same session.
+    sign_in(page, server.base_url)
     page.goto(server.base_url + "/calls.html")
     expect(page.locator("#type")).to_be_focused()
     expect(page.locator("#types option")).not_to_have_count(0)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from support.console import sign_in
 from support.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -55,10 +56,7 @@ def test_statistics_of_a_simulated_night(
     from playwright.sync_api import expect
 
     total = _simulate_a_night(server, api)
-    page.goto(server.base_url + "/")
-    page.fill("#token", server.token)
-    page.click("button[type=submit]")
-    expect(page.locator("#connection")).to_have_text("live")
+    sign_in(page, server.base_url)
     page.goto(server.base_url + "/stats.html")
     expect(page.locator("#summary")).to_contain_text(f"{total} alarms")
     expect(page.locator("#chart .bar-row").first).to_be_visible()

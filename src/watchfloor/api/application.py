@@ -46,6 +46,7 @@ from watchfloor.api.schemas import (
     StreamMessage,
 )
 from watchfloor.api.search import search_router
+from watchfloor.api.sessions import sessions_router
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
 from watchfloor.api.units import units_router
@@ -54,8 +55,10 @@ from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
+from watchfloor.core.logins import Logins
 from watchfloor.core.ports import AlarmEvent, Repository
 from watchfloor.core.principals import Permission, Principal, may
+from watchfloor.core.user_admin import UserAdmin
 
 __all__ = ["ApiServices", "Metric", "create_api"]
 
@@ -93,6 +96,8 @@ class ApiServices:
     events: EventSource
     metrics: Callable[[], Iterable[Metric]]
     register: RegisterInfo
+    logins: Logins
+    user_admin: UserAdmin
     field: FieldServices
     audit_log: AuditLog
     signer: CheckpointSigner
@@ -349,6 +354,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(handling_router())
     app.include_router(statistics_router())
     app.include_router(transparency_router())
+    app.include_router(sessions_router())
     app.include_router(audit_router())
     app.include_router(search_router())
     app.include_router(_api_router())

@@ -1,31 +1,53 @@
 """Authentication and authorization of API requests: who asks, and whether they may.
 
-Bearer tokens for now; users, roles and sessions build on ``authenticate_token``. Routes declare
-the permission they need with ``allowed``; the role-to-permission matrix is
+Two ways to the same ``Principal``: a bearer token (automation, ``?token=`` on the stream), or
+the console's session cookie (``core.logins``). A request with a bearer token is judged by the
+token alone. A cookie rides along with every request the browser makes, so a cookie-carried
+unsafe request must also prove it comes from our own page (CSRF): an ``X-CSRF-Token`` header
+derived from the session token (which another site can neither read nor compute), and, when
+the browser says, the same origin (``Origin``, ``Sec-Fetch-Site``). Routes declare the
+permission they need with ``allowed``; the role-to-permission matrix is
 ``core.principals.PERMISSIONS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+import base64
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, HTTPException, Request, Security, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from watchfloor.api.audit import audit_entry, record
 from watchfloor.core.audit import AuditOutcome, content_digest
+from watchfloor.core.logins import Logins, SessionPrincipal
 from watchfloor.core.ports import Repository
 from watchfloor.core.principals import Permission, Principal, may
 
 __all__ = [
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
     "CurrentPrincipal",
+    "CurrentSession",
     "allowed",
     "authenticate_token",
     "bearer_token",
+    "csrf_token",
     "permission_of",
     "require_principal",
+    "require_session",
+    "same_origin",
+    "session_of",
 ]
+
+SESSION_COOKIE: Final = "watchfloor_session"
+CSRF_HEADER: Final = "X-CSRF-Token"
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_SAME_SITE: Final = frozenset({"same-origin", "none"})
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="watchfloor"'}
 
@@ -47,6 +69,58 @@ async def authenticate_token(repository: Repository, token: str | None) -> Princ
     return await repository.authenticate(token)
 
 
+def csrf_token(session_token: str) -> str:
+    """Return the CSRF token of a session: derived from its token, so never stored."""
+    digest = hashlib.sha256(b"watchfloor csrf\0" + session_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def same_origin(headers: Mapping[str, str], connection: HTTPConnection) -> bool:
+    """Return False when the browser says the request comes from another site."""
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in _SAME_SITE:
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    return origin == f"{connection.url.scheme.replace('ws', 'http')}://{connection.url.netloc}"
+
+
+async def _session(connection: HTTPConnection) -> SessionPrincipal | None:
+    token = connection.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    logins: Logins = connection.app.state.services.logins
+    return await logins.authenticate(token)
+
+
+async def require_session(request: Request) -> SessionPrincipal:
+    """FastAPI dependency: the live console session of a request, or 401; checks CSRF.
+
+    Cookie-carried unsafe requests need the session's CSRF token in ``X-CSRF-Token`` and must
+    not come from another origin (403 otherwise).
+    """
+    if not request.cookies.get(SESSION_COOKIE):
+        raise HTTPException(401, "not signed in", headers=_CHALLENGE)
+    signed_in = await _session(request)
+    if signed_in is None:
+        raise HTTPException(401, "the session has expired or ended; sign in again")
+    if request.method not in _SAFE_METHODS:
+        if not same_origin(request.headers, request):
+            raise HTTPException(403, "cross-site request refused")
+        expected = csrf_token(request.cookies[SESSION_COOKIE])
+        if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), expected):
+            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+    request.state.signed_in = signed_in
+    return signed_in
+
+
+def session_of(request: Request) -> SessionPrincipal | None:
+    """Return the session the request was authenticated with (None: a token, or none yet)."""
+    signed_in: SessionPrincipal | None = getattr(request.state, "signed_in", None)
+    return signed_in
+
+
 #: The bearer scheme as OpenAPI shows it: each operation lists, as the scheme's scopes, the
 #: permission it needs (``allowed``), so the document itself states the matrix per route.
 _BEARER = HTTPBearer(
@@ -60,11 +134,13 @@ async def require_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
-    """FastAPI dependency: the principal of a request, or 401."""
+    """FastAPI dependency: the principal of a request (bearer token or session), or 401."""
     repository: Repository = request.app.state.services.repository
     token = credentials.credentials.strip() if credentials else None
     if token is None:
-        raise HTTPException(401, "missing bearer token", headers=_CHALLENGE)
+        if request.cookies.get(SESSION_COOKIE):
+            return (await require_session(request)).principal
+        raise HTTPException(401, "missing bearer token or session", headers=_CHALLENGE)
     principal = await authenticate_token(repository, token)
     if principal is None:
         # A token that is not (or no longer) valid: someone guessing, or a stale client.
@@ -84,16 +160,28 @@ async def require_principal(
 
 
 async def websocket_principal(websocket: WebSocket) -> Principal | None:
-    """Return the principal of a stream connection (``?token=`` or bearer header), or None."""
+    """Return the principal of a stream connection, or None.
+
+    A token (``?token=`` or bearer header) or the session cookie; with the cookie the
+    connection must come from our own origin (browsers always send ``Origin`` on WebSockets).
+    """
     repository: Repository = websocket.app.state.services.repository
     token = websocket.query_params.get("token") or bearer_token(
         websocket.headers.get("authorization")
     )
-    return await authenticate_token(repository, token)
+    if token:
+        return await authenticate_token(repository, token)
+    if not same_origin(websocket.headers, websocket):
+        return None
+    signed_in = await _session(websocket)
+    return None if signed_in is None else signed_in.principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 """Any authenticated principal, whatever its role (for routes every role may use)."""
+
+CurrentSession = Annotated[SessionPrincipal, Depends(require_session)]
+"""The console session of the request (for routes that act on the session itself)."""
 
 _CHECKS: dict[Permission, Callable[..., Awaitable[Principal]]] = {}
 

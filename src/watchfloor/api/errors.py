@@ -21,6 +21,12 @@ from watchfloor.core.errors import (
     TaxonomyError,
     UnknownSenderError,
 )
+from watchfloor.core.users import (
+    LoginRefusedError,
+    RateLimitedError,
+    SecondFactorRequiredError,
+    UserInputError,
+)
 
 __all__ = ["exception_handlers"]
 
@@ -38,6 +44,10 @@ ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = {
     PayloadTooLargeError: (413, "payload_too_large"),
     UnsupportedMessageError: (415, "unsupported_media_type"),
     DecodeError: (400, "malformed_payload"),
+    UserInputError: (422, "invalid_request"),
+    LoginRefusedError: (401, "login_refused"),
+    SecondFactorRequiredError: (401, "totp_required"),
+    RateLimitedError: (429, "rate_limited"),
 }
 
 
@@ -54,7 +64,12 @@ async def _watchfloor_error(request: Request, exc: Exception) -> JSONResponse:
         extra["state"] = exc.state
     if isinstance(exc, ProcedureIncompleteError):
         extra["missing_steps"] = [index + 1 for index in exc.missing]
-    return JSONResponse(_body(code, str(exc), **extra), status_code=status)
+    headers = None
+    if isinstance(exc, UserInputError):
+        extra["problems"] = [{"field": exc.field, "message": str(exc)}]
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return JSONResponse(_body(code, str(exc), **extra), status_code=status, headers=headers)
 
 
 #: HTTP status -> stable error code, for errors raised as ``HTTPException``

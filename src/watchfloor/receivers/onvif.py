@@ -26,8 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from onvif import ONVIFCamera
-from onvif.exceptions import ONVIFError
 from zeep.exceptions import Error as ZeepError
 from zeep.settings import Settings as ZeepSettings
 
@@ -43,6 +41,17 @@ from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.ports import Clock, SignalSink
 from watchfloor.core.signals import LinkTest, Signal, SignalSource
+
+# The onvif package calls logging.basicConfig(level=INFO) when it is first imported, which
+# would configure the whole process's logging (every command would print INFO lines to
+# stderr). Import it with the root logger put back as it was.
+_ROOT = logging.getLogger()
+_ROOT_STATE = (list(_ROOT.handlers), _ROOT.level)
+from onvif import ONVIFCamera  # noqa: E402
+from onvif.exceptions import ONVIFError  # noqa: E402
+
+_ROOT.handlers[:] = _ROOT_STATE[0]
+_ROOT.setLevel(_ROOT_STATE[1])
 
 __all__ = ["OnvifCamera", "OnvifReceiver", "OnvifTiming", "serve_onvif_device"]
 

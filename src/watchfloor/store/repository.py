@@ -45,6 +45,7 @@ from watchfloor.store.tables import (
     signals,
     sites,
     store_health,
+    users,
 )
 
 __all__ = ["SqlRepository"]
@@ -536,7 +537,7 @@ class SqlRepository(AuditedUnit):
         return {row[0]: int(row[1]) for row in rows}
 
     async def authenticate(self, token: str) -> Principal | None:
-        """Return the principal of an unrevoked token, or None.
+        """Return the principal of an unrevoked token of an enabled user, or None.
 
         Tokens are compared by their sha256, so the stored hashes reveal nothing usable and
         the lookup's timing depends on the hash, not on how much of a guess was right.
@@ -544,8 +545,16 @@ class SqlRepository(AuditedUnit):
         Raises:
             StoreUnavailableError: the database could not be read.
         """
-        query = select(api_tokens.c.user_name, api_tokens.c.role, api_tokens.c.label).where(
-            api_tokens.c.token_hash == token_hash(token), api_tokens.c.revoked_at.is_(None)
+        # A token of a disabled user is refused; tokens of names without a user row (the
+        # bootstrap admin) stand on their own.
+        query = (
+            select(api_tokens.c.user_name, api_tokens.c.role, api_tokens.c.label)
+            .outerjoin(users, users.c.name == api_tokens.c.user_name)
+            .where(
+                api_tokens.c.token_hash == token_hash(token),
+                api_tokens.c.revoked_at.is_(None),
+                users.c.disabled_at.is_(None),
+            )
         )
         rows = await self._read(query)
         if not rows:

@@ -38,6 +38,7 @@ __all__ = [
     "audit_checkpoints",
     "audit_log",
     "camera_devices",
+    "console_sessions",
     "devices",
     "dispatches",
     "metadata",
@@ -48,6 +49,7 @@ __all__ = [
     "store_health",
     "taxonomy_versions",
     "units",
+    "users",
 ]
 
 # Constraint names are fixed so that migrations can refer to them on every backend.
@@ -398,4 +400,35 @@ notification_dead_letters = Table(
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=False),
     Column("failed_at", UtcDateTime, nullable=False),
+)
+
+# --- Users and console sessions (migration 0005) -------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    # argon2 hash (PHC string); None: the user may use tokens but not sign in.
+    Column("password_hash", Text, nullable=True),
+    # TOTP secrets (base32) are needed in clear to verify codes: never logged or sent out.
+    Column("totp_secret", Text, nullable=True),
+    Column("totp_pending", Text, nullable=True),
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    # sha256 hex of the cookie's token: the token itself is never stored.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_name", Text, ForeignKey("users.name"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("peer", Text, nullable=True),
 )

@@ -1,5 +1,7 @@
-// The console's one door to the API: bearer token in, JSON or an ApiError out.
+// The console's one door to the API: the session cookie (with its CSRF token) or, for links
+// that carry one, a bearer token in; JSON or an ApiError out.
 export const TOKEN_KEY = "watchfloor.token";
+export const CSRF_KEY = "watchfloor.csrf";
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
@@ -14,11 +16,19 @@ export class ApiError extends Error {
 
 let onUnauthorized = () => {};
 
-/** Call `handler` when the server refuses the token (401), before the request throws. */
+/** Call `handler` when the server refuses the token or session (401), before the request throws. */
 export function whenUnauthorized(handler) { onUnauthorized = handler; }
 
+/** The request options that authenticate: a bearer token, or the cookie and the CSRF header. */
+export function authenticated(init = {}) {
+  const headers = { ...(init.headers ?? {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  else if (sessionStorage.getItem(CSRF_KEY)) headers["X-CSRF-Token"] = sessionStorage.getItem(CSRF_KEY);
+  return { ...init, headers, credentials: "same-origin" };
+}
+
 export async function api(path, { method = "GET", body } = {}) {
-  const init = { method, headers: { Authorization: `Bearer ${token()}` } };
+  const init = authenticated({ method });
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -29,4 +39,21 @@ export async function api(path, { method = "GET", body } = {}) {
   if (response.status === 401) onUnauthorized();
   if (!response.ok) throw new ApiError(response.status, payload);
   return payload;
+}
+
+/** Who is signed in ({user, role, via, expires_at, …}); keeps the session's CSRF token. */
+export async function whoAmI() {
+  const me = await api("/api/me");
+  if (me.csrf_token) sessionStorage.setItem(CSRF_KEY, me.csrf_token);
+  return me;
+}
+
+/** Go to the sign-in page, saying why; it brings us back to this page. */
+export function toLogin(reason) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(CSRF_KEY);
+  const query = new URLSearchParams();
+  if (reason) query.set("reason", reason);
+  if (location.pathname !== "/") query.set("next", location.pathname);
+  location.replace(`/login.html${query.size ? `?${query}` : ""}`);
 }

@@ -1,6 +1,6 @@
 // Call intake, fast from the keyboard alone: type-ahead for type and site, Enter sends,
 // Escape clears, and the focus goes back to the type for the next call.
-import { ApiError, api, token } from "./api.js";
+import { ApiError, api, toLogin, whenUnauthorized, whoAmI } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 let types = [];
@@ -73,4 +73,6 @@ $("call").addEventListener("keydown", (event) => {
   }
 });
 
-if (token()) start(); else $("signin").hidden = false;
+// Signed in to the console (its session cookie), or opened with a token: otherwise sign in.
+whenUnauthorized(() => toLogin("Sign in to enter calls."));
+whoAmI().then(start, () => { $("signin").hidden = false; });

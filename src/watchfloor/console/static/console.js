@@ -2,7 +2,10 @@
 // the handling of one alarm from arrival to closed: acknowledge, claim, procedure, notes,
 // dispatch, hold, resolve with an outcome, close. The server decides every change and writes
 // the timeline; the console asks, and shows what the server says.
-import { ApiError, TOKEN_KEY, api, token, whenUnauthorized } from "./api.js";
+import { attachTotpSetup } from "./account.js";
+import {
+  ApiError, CSRF_KEY, TOKEN_KEY, api, toLogin, token, whenUnauthorized, whoAmI,
+} from "./api.js";
 import { formatTime, tickDeadlines } from "./format.js";
 import {
   ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, compareAlarms, describeError,
@@ -15,6 +18,7 @@ const MESSAGE_AREAS = ["action-message", "sop-message", "resolve-message", "note
 const alarms = new Map(); // id -> alarm, as last heard from the server (highest version wins)
 const rows = new Map(); // id -> queue row
 let socket = null;
+let signedIn = false; // the server accepted our session or token
 let retryDelay = 500;
 let selectedId = null;
 let detail = null; // the selected alarm with signals, timeline and procedure
@@ -31,7 +35,7 @@ const pendingSteps = new Map(); // step -> done, while its request waits or runs
 
 const $ = (id) => document.getElementById(id);
 
-// No "who am I" route: the user is whoever the server names on our own acknowledge or claim.
+// Who we are: from /api/me at start, then whoever the server names on our own claim.
 function me() { return sessionStorage.getItem(USER_KEY); }
 
 function takeTokenFromHash() {
@@ -391,7 +395,7 @@ function write(id, area, action, label, request, { onSuccess, onFailure } = {}) 
       if (id === selectedId) showMessage(area, `${label} ✓`, "ok");
     } catch (err) {
       onFailure?.(err);
-      if (id === selectedId && token()) showMessage(area, describeError(err, action));
+      if (id === selectedId && signedIn) showMessage(area, describeError(err, action));
     }
     renderQueue();
     if (id === selectedId) await refreshDetail();
@@ -566,7 +570,9 @@ async function loadQueue() {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/api/stream?token=${encodeURIComponent(token())}`);
+  // With a token it goes in the URL; a session's cookie goes along by itself.
+  const query = token() ? `?token=${encodeURIComponent(token())}` : "";
+  socket = new WebSocket(`${scheme}://${location.host}/api/stream${query}`);
   socket.onopen = async () => {
     retryDelay = 500;
     setConnection(true);
@@ -583,45 +589,45 @@ function connect() {
   socket.onclose = (closed) => {
     setConnection(false);
     socket = null;
-    if (closed.code === 4401) { signOut("Token refused: sign in again."); return; }
-    if (token()) setTimeout(connect, retryDelay);
+    if (closed.code === 4401) { signOut(token() ? "token-refused" : "expired"); return; }
+    if (signedIn) setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 10000);
   };
 }
 
-function showQueue() {
+function showQueue(who) {
+  signedIn = true;
+  sessionStorage.setItem(USER_KEY, who.user);
+  $("whoami").textContent = `${who.user} (${who.role})`;
   for (const id of ["workspace", "logout", "sound", "shortcuts"]) $(id).hidden = false;
-  $("login").hidden = true;
+  $("end-all").hidden = who.via !== "session";
+  $("totp-setup").hidden = who.via !== "session" || who.totp_enrolled;
   connect();
 }
 
-function signOut(message) {
-  sessionStorage.removeItem(TOKEN_KEY);
+// Leave for the sign-in page; a reason says why (see login.js).
+function signOut(reason) {
+  // A CSRF token kept in this tab means a session was open here: it has ended.
+  const wasSignedIn = signedIn || sessionStorage.getItem(CSRF_KEY) !== null;
+  signedIn = false;
   sessionStorage.removeItem(USER_KEY);
   if (socket) socket.close();
-  alarms.clear();
-  rows.clear();
-  $("alarms").replaceChildren();
-  closeDetail();
-  for (const id of ["workspace", "logout", "sound", "shortcuts"]) $(id).hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message ?? "";
+  toLogin(wasSignedIn || token() ? reason : undefined);
 }
 
-whenUnauthorized(() => signOut("Token refused: sign in again."));
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  unlockSound(); // the sign-in click is the gesture browsers ask for before audio
-  sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+async function endSession(path) {
   try {
-    await loadQueue();
-    showQueue();
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 401)) $("login-error").textContent = String(err);
+    if (!token()) await api(path, { method: "POST" });
+  } finally {
+    signOut("signed-out");
   }
-});
-$("logout").addEventListener("click", () => signOut());
+}
+
+whenUnauthorized(() => signOut(token() ? "token-refused" : "expired"));
+$("logout").addEventListener("click", () => endSession("/api/logout"));
+$("end-all").addEventListener("click", () => endSession("/api/sessions/end-all"));
 attachSoundButton($("sound"));
+attachTotpSetup();
 for (const button of document.querySelectorAll(".actions button[data-action]")) {
   button.addEventListener("click", () => act(button.dataset.action));
 }
@@ -637,9 +643,11 @@ $("detail-close").addEventListener("click", closeDetail);
 document.addEventListener("keydown", onKey);
 // After a reload there was no sign-in click: the first click or key press unlocks audio.
 for (const type of ["pointerdown", "keydown"]) {
-  document.addEventListener(type, () => { if (token()) unlockSound(); }, { once: true });
+  document.addEventListener(type, () => { if (signedIn) unlockSound(); }, { once: true });
 }
 setInterval(tickDeadlines, 1000);
 
 takeTokenFromHash();
-if (token()) showQueue(); else signOut();
+whoAmI().then(showQueue).catch((err) => {
+  if (err.status !== 401) $("start-error").textContent = String(err.message || err);
+});

@@ -1,7 +1,7 @@
 // Supervisor statistics: counts, time to acknowledge/resolve and false-alarm rates, as bars.
-const TOKEN_KEY = "watchfloor.token";
+import { authenticated, toLogin, token } from "./api.js";
+
 const $ = (id) => document.getElementById(id);
-const token = () => sessionStorage.getItem(TOKEN_KEY);
 
 function localInput(date) {
   const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
@@ -18,7 +18,8 @@ function query(format) {
 }
 
 async function get(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${token()}` } });
+  const response = await fetch(path, authenticated());
+  if (response.status === 401) toLogin(token() ? "token-refused" : undefined);
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new Error(body.detail || `HTTP ${response.status}`);
@@ -99,4 +100,4 @@ $("to").value = localInput(now);
 $("from").value = localInput(new Date(now.getTime() - 24 * 3600 * 1000));
 $("filters").addEventListener("submit", (event) => { event.preventDefault(); show(); });
 $("csv").addEventListener("click", exportCsv);
-if (token()) show(); else { $("signin").hidden = false; $("filters").hidden = true; }
+show();

@@ -1,0 +1,38 @@
+"""Signing in to the console in a browser, as the user every browser test's server has."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+__all__ = ["CONSOLE_PASSWORD", "CONSOLE_USER", "add_console_user", "sign_in"]
+
+CONSOLE_USER = "console-admin"
+CONSOLE_PASSWORD = "correct horse battery staple"
+
+
+def add_console_user(api: httpx.Client, name: str = CONSOLE_USER, role: str = "admin") -> None:
+    """Create a user who signs in with ``CONSOLE_PASSWORD`` (through the admin's token)."""
+    response = api.post(
+        "/api/users", json={"name": name, "role": role, "password": CONSOLE_PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+
+
+def sign_in(
+    page: Page, base_url: str, name: str = CONSOLE_USER, password: str = CONSOLE_PASSWORD
+) -> Page:
+    """Open the console, get sent to the sign-in page, sign in, and wait for the live queue."""
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/")
+    page.wait_for_url("**/login.html**")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    expect(page.locator("#connection")).to_have_text("live")
+    return page

@@ -1,0 +1,45 @@
+"""Helpers for tests of users and sign-in: fast real credentials, recorded auth events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from watchfloor.core.users import AuthEvent, AuthEventKind
+from watchfloor.credentials import Argon2Credentials
+from watchfloor.store import migrate, open_engine, sqlite_url
+from watchfloor.store.users import SqlUsers
+
+__all__ = ["RecordedEvents", "fast_credentials", "open_sqlite_users"]
+
+
+def fast_credentials() -> Argon2Credentials:
+    """The real adapter with the cheapest argon2 parameters, so that tests hash quickly."""
+    return Argon2Credentials(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+class RecordedEvents:
+    """Implements ``core.users.AuthEvents`` by keeping every event."""
+
+    def __init__(self) -> None:
+        self.events: list[AuthEvent] = []
+
+    async def record(self, event: AuthEvent) -> None:
+        self.events.append(event)
+
+    def kinds(self) -> list[AuthEventKind]:
+        return [event.kind for event in self.events]
+
+
+@asynccontextmanager
+async def open_sqlite_users(directory: Path) -> AsyncIterator[SqlUsers]:
+    """A migrated SQLite store in ``directory``, as the users port."""
+    engine = open_engine(sqlite_url(directory))
+    try:
+        await migrate(engine)
+        yield SqlUsers(engine)
+    finally:
+        await engine.dispose()
