@@ -84,6 +84,19 @@ async def test_register_figures_equal_the_databases(settings: Settings) -> None:
                 "/api/stats?format=csv", headers={"Authorization": f"Bearer {TOKEN}"}
             )
             assert refused.status_code == 422
+            for name, role in (("olga", "operator"), ("otto", "operator")):
+                made = await http.post(
+                    "/api/users",
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                    json={"name": name, "role": role, "password": "a long enough password"},
+                )
+                assert made.status_code == 201, made.text
+            disabled = await http.patch(
+                "/api/users/otto",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"disabled": True},
+            )
+            assert disabled.status_code == 200, disabled.text
             checkpoint = await http.post(
                 "/api/audit/checkpoints", headers={"Authorization": "Bearer aud-token"}
             )
@@ -101,8 +114,10 @@ async def test_register_figures_equal_the_databases(settings: Settings) -> None:
             ).scalar_one()
             role_rows = await connection.execute(
                 text(
-                    "SELECT role, count(DISTINCT user_name) FROM api_tokens "
-                    "WHERE revoked_at IS NULL GROUP BY role"
+                    "SELECT role, count(*) FROM ("
+                    " SELECT name, role FROM users WHERE disabled_at IS NULL"
+                    " UNION SELECT user_name, role FROM api_tokens WHERE revoked_at IS NULL"
+                    " AND user_name NOT IN (SELECT name FROM users)) AS everyone GROUP BY role"
                 )
             )
             roles = {str(row[0]): int(row[1]) for row in role_rows}
@@ -116,7 +131,8 @@ async def test_register_figures_equal_the_databases(settings: Settings) -> None:
             ).all()
     assert register["exports"] == exports == 3
     assert register["searches"] == 0
-    assert register["users_by_role"] == roles == {"admin": 1, "auditor": 1, "supervisor": 1}
+    assert register["users_by_role"] == roles
+    assert roles == {"admin": 1, "auditor": 1, "operator": 1, "supervisor": 1}
     assert register["audit_checkpoint"]["rows"] == head.count == checkpoint.json()["count"]
     assert register["audit_checkpoint"]["head_hash"] == head.head_hash
     assert {(r["kind"], r["days"]) for r in register["retention"]} == {

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, Table, delete, func, select, update
+from sqlalchemy import Select, Table, delete, func, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -520,19 +520,21 @@ class SqlRepository(AuditedUnit):
         return count
 
     async def count_users_by_role(self) -> dict[str, int]:
-        """Return how many users hold each role through an unrevoked token.
+        """Return how many enabled users hold each role (and users known by a token only).
 
         Raises:
             StoreUnavailableError: the database could not be read.
         """
-        users = (
-            select(api_tokens.c.user_name, api_tokens.c.role)
-            .where(api_tokens.c.revoked_at.is_(None))
-            .distinct()
-            .subquery()
+        # People with an account, and those known by a token only (the bootstrap admin).
+        accounts = select(users.c.name, users.c.role).where(users.c.disabled_at.is_(None))
+        token_only = select(api_tokens.c.user_name, api_tokens.c.role).where(
+            api_tokens.c.revoked_at.is_(None), api_tokens.c.user_name.not_in(select(users.c.name))
         )
+        everyone = union(accounts, token_only).subquery()
         rows = await self._read(
-            select(users.c.role, func.count()).group_by(users.c.role).order_by(users.c.role)
+            select(everyone.c.role, func.count())
+            .group_by(everyone.c.role)
+            .order_by(everyone.c.role)
         )
         return {row[0]: int(row[1]) for row in rows}
 
