@@ -74,9 +74,14 @@ class NotificationDispatcher:
 
     async def serve(self, events: EventSource) -> None:
         """Notify for every change on the bus until cancelled."""
+        task = asyncio.current_task()
         while True:
             async for event in _events(events):
                 await self.notify(event)
+                if task is not None and task.cancelling():
+                    # A sender's client library swallowed our cancellation (seen at
+                    # shutdown, mid-send): honour it rather than wait for the next event.
+                    raise asyncio.CancelledError
             self.dropped_backlogs += 1
             logger.error(
                 "notifications fell behind the alarm stream and lost its backlog "
