@@ -611,6 +611,7 @@ async def open_platform(
                                 alarm_types=frozenset(taxonomy.types),
                             ),
                             field=field,
+                            stream_recheck_seconds=settings.stream_recheck_seconds,
                             logins=logins,
                             user_admin=UserAdmin(
                                 store=users,

@@ -84,6 +84,8 @@ class Settings:
     retention_purge_interval: float = 3600.0
     # The largest HTTP request body accepted (413 beyond it); routes may have their own.
     max_request_bytes: int = 1024 * 1024
+    # How often an open alarm stream checks that its token or session still holds.
+    stream_recheck_seconds: float = 30.0
     # Cameras: Frigate's MQTT broker (None: no Frigate subscription), the largest push body
     # a camera may send, and the largest picture kept with a signal.
     mqtt_url: Secret | None = None
@@ -191,6 +193,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "retention_closed_alarms_days": _parse_positive_int,
     "retention_purge_interval": _parse_positive_float,
     "max_request_bytes": _parse_positive_int,
+    "stream_recheck_seconds": _parse_positive_float,
     "mqtt_url": _optional_secret,
     "camera_max_body": _parse_positive_int,
     "snapshot_max_bytes": _parse_positive_int,

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -15,7 +16,8 @@ from httpx_ws.transport import ASGIWebSocketTransport
 
 from conftest import TOKEN
 from support.panel import open_tcp_panel, reply_token, sia_frame
-from watchfloor.app import Platform
+from watchfloor.app import Platform, open_platform
+from watchfloor.config import Settings
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -230,3 +232,36 @@ async def test_stream_refuses_a_bad_token(platform: Platform) -> None:
         ):
             await ws.receive_text()
     assert closed.value.code == 4401
+
+
+async def _listen_while_revoking(platform: Platform, token: str, token_id: int) -> None:
+    async with (
+        _ws_client(platform) as client,
+        _connect(client, f"/api/stream?token={token}") as ws,
+    ):
+        transport = httpx.ASGITransport(app=platform.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
+            revoked = await http.delete(
+                f"/api/tokens/{token_id}", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            assert revoked.status_code in (200, 204), revoked.text
+        await ws.receive_text(timeout=10)
+
+
+async def test_an_open_stream_ends_when_its_token_is_revoked(settings: Settings) -> None:
+    quick = replace(settings, stream_recheck_seconds=0.05)
+    async with open_platform(quick) as platform:
+        transport = httpx.ASGITransport(app=platform.api)
+        admin = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
+            made = await http.post(
+                "/api/users", headers=admin, json={"name": "wall", "role": "operator"}
+            )
+            assert made.status_code == 201, made.text
+            token = (
+                await http.post("/api/users/wall/tokens", headers=admin, json={"name": "screen"})
+            ).json()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await _listen_while_revoking(platform, token["token"], token["id"])
+    assert closed.value.code == 4401
+    assert closed.value.reason == "session ended or token revoked"

@@ -104,6 +104,8 @@ class ApiServices:
     #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
     verify_signature: Callable[[str, bytes, str], bool]
     request_limits: RequestLimits = DEFAULT_LIMITS
+    #: How often an open stream checks that its token or session is still good.
+    stream_recheck_seconds: float = 30.0
     cameras: CameraServices | None = None
 
 
@@ -284,14 +286,21 @@ def _api_router() -> APIRouter:
         async with services.events.subscribe() as queue:
             await websocket.accept()
             receiving = asyncio.create_task(_drain_client(websocket))
+            revoked = asyncio.create_task(
+                _credentials_end(websocket, services.stream_recheck_seconds)
+            )
             try:
                 while True:
                     getting = asyncio.create_task(queue.get())
                     done, _ = await asyncio.wait(
-                        {getting, receiving}, return_when=asyncio.FIRST_COMPLETED
+                        {getting, receiving, revoked}, return_when=asyncio.FIRST_COMPLETED
                     )
                     if receiving in done:
                         getting.cancel()
+                        return
+                    if revoked in done:
+                        getting.cancel()
+                        await websocket.close(code=4401, reason="session ended or token revoked")
                         return
                     event = getting.result()
                     if event is None:
@@ -302,8 +311,21 @@ def _api_router() -> APIRouter:
                 return
             finally:
                 receiving.cancel()
+                revoked.cancel()
 
     return router
+
+
+async def _credentials_end(websocket: WebSocket, period: float) -> None:
+    """Return once the stream's token is revoked or its session ended (checked every period).
+
+    A stream outlives the request that opened it; without this, a console whose session was
+    ended ("end all my sessions", a disabled user) would go on receiving alarms.
+    """
+    while True:
+        await asyncio.sleep(period)
+        if await websocket_principal(websocket) is None:
+            return
 
 
 async def _drain_client(websocket: WebSocket) -> None:
