@@ -241,4 +241,5 @@ async def test_silence_beyond_the_heartbeat_reconnects_and_supervision_raises_li
     assert await platform.supervision.check() == 1
     alarms = await platform.repository.list_alarms(state=None, limit=10, after=None, device="yard")
     # Link lost, and field detection on channels 1 and 6 (two zones).
-    assert sorted(alarm.type_code for alarm in alarms) == [601, 702, 702]
+    # A camera gone silent is "camera or video system offline".
+    assert sorted(alarm.type_code for alarm in alarms) == [620, 702, 702]

@@ -28,7 +28,7 @@ from watchfloor.store.tables import devices
 from watchfloor.taxonomy import __file__ as taxonomy_package
 
 DEVICE = "gate-cam"
-LINK_LOST = 601
+LINK_LOST = 620  # a camera gone silent: "camera or video system offline"
 UNCLASSIFIED = 990
 
 #: The mappings the shipped taxonomy is to carry for ONVIF topics (issue 5).

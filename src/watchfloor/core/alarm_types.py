@@ -13,6 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 __all__ = [
+    "CAMERA_LINK_LOST",
     "DEFAULT_ACK_DEADLINES",
     "LINK_LOST",
     "UNCLASSIFIED_SIGNAL",
@@ -31,6 +32,8 @@ UNCLASSIFIED_SIGNAL = 990
 UNREGISTERED_TRANSMITTER = 991
 #: The supervision condition raised when a device stops reporting (``[supervision]`` maps it).
 LINK_LOST = "link_lost"
+#: The supervision condition of a camera, NVR or Frigate instance gone silent.
+CAMERA_LINK_LOST = "camera_link_lost"
 
 
 #: Acknowledgement deadlines per priority, unless the taxonomy file says otherwise.

@@ -18,17 +18,28 @@ life safety (priority 1) is never folded, neither in nor into: it always opens i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from types import MappingProxyType
 
-from watchfloor.core.alarm_types import UNREGISTERED_TRANSMITTER, Classification, Taxonomy
+from watchfloor.core.alarm_types import (
+    CAMERA_LINK_LOST,
+    LINK_LOST,
+    UNREGISTERED_TRANSMITTER,
+    Classification,
+    CodeSystem,
+    SourceCode,
+    Taxonomy,
+)
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry, TimelineKind
-from watchfloor.core.devices import Device
+from watchfloor.core.devices import Device, DeviceKind
 from watchfloor.core.mapping_overrides import overridden_type
 from watchfloor.core.signals import Signal, SignalSource
 
 __all__ = [
     "LIFE_SAFETY_PRIORITY",
+    "LINK_LOST_BY_KIND",
     "SYSTEM_ACTOR",
     "Correlation",
     "CorrelationKey",
@@ -75,12 +86,29 @@ class Correlation:
     timeline: TimelineEntry | None
 
 
+#: The supervision condition a silent device of each kind raises when the taxonomy maps it
+#: (a camera or NVR gone quiet is "video system offline"); other kinds, or a taxonomy
+#: without it, raise the generic ``link_lost``.
+LINK_LOST_BY_KIND: Mapping[DeviceKind, SourceCode] = MappingProxyType(
+    dict.fromkeys(
+        (DeviceKind.HIKVISION, DeviceKind.ONVIF, DeviceKind.FRIGATE),
+        SourceCode(system=CodeSystem.SUPERVISION, code=CAMERA_LINK_LOST),
+    )
+)
+_LINK_LOST = SourceCode(system=CodeSystem.SUPERVISION, code=LINK_LOST)
+
+
 def classify_signal(taxonomy: Taxonomy, signal: Signal, device: Device | None) -> Classification:
     """Return the alarm type of a signal from a device that may be unregistered (None).
 
     The device's mapping overrides, when one matches, win over the taxonomy's mapping; an
-    override naming a type the taxonomy no longer has is ignored.
+    override naming a type the taxonomy no longer has is ignored. A link loss is classified
+    by the kind of device that went silent (``LINK_LOST_BY_KIND``).
     """
+    if device is not None and signal.code == _LINK_LOST:
+        by_kind = LINK_LOST_BY_KIND.get(device.kind)
+        if by_kind is not None and by_kind in taxonomy.mappings:
+            return taxonomy.classify(by_kind, restore=signal.restore)
     if device is None and signal.source is SignalSource.DC09:
         return Classification(alarm_type=taxonomy.get(UNREGISTERED_TRANSMITTER), restore=False)
     if device is not None and device.overrides is not None:
