@@ -12,6 +12,7 @@ from conftest import TOKEN
 from support.clock import FakeClock
 from watchfloor.app import Platform, open_platform
 from watchfloor.config import Settings
+from watchfloor.core.ports import AlarmEventKind
 from watchfloor.core.principals import Role
 
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -206,3 +207,23 @@ async def test_another_guard_cannot_acknowledge_a_dispatch(client: httpx.AsyncCl
     second = (await client.post(url, headers=GUARD)).json()
     assert first["acknowledged_at"] == second["acknowledged_at"]
     assert (await client.post("/api/dispatches/999/acknowledge", headers=GUARD)).status_code == 404
+
+
+async def test_a_units_progress_is_published_on_its_alarm(
+    timed_platform: Platform, client: httpx.AsyncClient
+) -> None:
+    unit_id = await _unit(client)
+    alarm_id = await _acknowledged_alarm(client)
+    await client.post(
+        f"/api/alarms/{alarm_id}/dispatch-units", headers=OPERATOR, json={"unit_ids": [unit_id]}
+    )
+    dispatch = (await client.get(f"/api/alarms/{alarm_id}/dispatches", headers=ADMIN)).json()
+    url = f"/api/dispatches/{dispatch['items'][0]['id']}/acknowledge"
+    async with timed_platform.bus.subscribe() as events:
+        assert (await client.post(url, headers=GUARD)).status_code == 200
+        assert (await client.post(url, headers=GUARD)).status_code == 200  # no news
+        assert (await _status(client, unit_id, "en_route")).status_code == 200
+        heard = [events.get_nowait() for _ in range(events.qsize())]
+    assert [(e.kind, e.alarm.id, e.alarm.state) for e in heard if e is not None] == [
+        (AlarmEventKind.UPDATED, alarm_id, "dispatched")
+    ] * 2

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from support.console import RECORD_VIOLATIONS
+from support.console import violations as _violations
 from support.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -16,19 +18,6 @@ pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-
-#: Collects what the browser refused under the page's policy, from the page's first script on.
-RECORD_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
-
-
-def _violations(page: Page) -> list[str]:
-    found: list[str] = page.evaluate("window.__violations")
-    return found
 
 
 def test_the_console_runs_live_under_the_policy(

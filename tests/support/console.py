@@ -9,10 +9,26 @@ import httpx
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-__all__ = ["CONSOLE_PASSWORD", "CONSOLE_USER", "add_console_user", "sign_in"]
+__all__ = [
+    "CONSOLE_PASSWORD",
+    "CONSOLE_USER",
+    "RECORD_VIOLATIONS",
+    "add_console_user",
+    "sign_in",
+    "violations",
+]
 
 CONSOLE_USER = "console-admin"
 CONSOLE_PASSWORD = "correct horse battery staple"
+
+#: Collects what the browser refused under the page's policy, from the page's first script on
+#: (``page.add_init_script(RECORD_VIOLATIONS)`` before the page loads).
+RECORD_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
 
 
 def add_console_user(api: httpx.Client, name: str = CONSOLE_USER, role: str = "admin") -> None:
@@ -36,3 +52,9 @@ def sign_in(
     page.click("button[type=submit]")
     expect(page.locator("#connection")).to_have_text("live")
     return page
+
+
+def violations(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy refused so far (see ``RECORD_VIOLATIONS``)."""
+    found: list[str] = page.evaluate("window.__violations")
+    return found

@@ -3,7 +3,10 @@
 Each use case reads, applies the pure rule from ``core.units`` (and ``core.alarms`` for the
 alarm's own ``dispatch`` action), and stores the result with its timeline entries in one
 commit, compare-and-set on the versions read: of two operators dispatching one unit at once,
-exactly one succeeds. Changes to the alarm are published to every console after commit.
+exactly one succeeds. Changes to the alarm are published to every console after commit; so is
+a unit's progress on a dispatch (acknowledged, en route, on scene, cleared), which adds to the
+alarm's timeline without changing the alarm itself, so that a console showing the alarm
+reloads its timeline and dispatches.
 """
 
 from __future__ import annotations
@@ -167,6 +170,8 @@ class Dispatching:
     async def report_status(self, unit_id: int, status: UnitStatus, *, actor: str) -> UnitDetail:
         """Change a unit's status as its crew (or a supervisor) reports it.
 
+        A change on a dispatch publishes the dispatch's alarm (unchanged) as updated.
+
         Raises:
             NotFoundError, InvalidTransitionError (``UnitTransitionError``), ConflictError.
         """
@@ -188,13 +193,18 @@ class Dispatching:
                 )
             ]
         )
+        alarm = None if dispatch is None else await self._alarm(dispatch.alarm_id)
         stored = await self.units.save_unit(detail.unit, unit, dispatch, entries)
+        if alarm is not None:
+            self.publish(AlarmEvent(kind=AlarmEventKind.UPDATED, alarm=alarm))
         return UnitDetail(
             unit=stored, dispatch=dispatch if dispatch is not None and dispatch.is_active else None
         )
 
     async def acknowledge(self, dispatch_id: int, *, actor: str) -> Dispatch:
         """Acknowledge a dispatch for its unit (idempotent: the first time stays).
+
+        The first acknowledgement publishes the dispatch's alarm (unchanged) as updated.
 
         Raises:
             NotFoundError, InvalidTransitionError (the dispatch is over).
@@ -210,4 +220,11 @@ class Dispatching:
             actor=actor,
             detail=f"{unit.name}: dispatch acknowledged",
         )
-        return await self.units.save_acknowledgement(acknowledged, [entry])
+        alarm = await self._alarm(dispatch.alarm_id)
+        stored = await self.units.save_acknowledgement(acknowledged, [entry])
+        self.publish(AlarmEvent(kind=AlarmEventKind.UPDATED, alarm=alarm))
+        return stored
+
+    async def _alarm(self, alarm_id: int) -> Alarm:
+        # Read before the write: a unit's progress adds timeline entries, not alarm changes.
+        return (await self.repository.get_alarm(alarm_id)).alarm

@@ -6,6 +6,7 @@ import { attachTotpSetup } from "./account.js";
 import {
   ApiError, CSRF_KEY, TOKEN_KEY, api, toLogin, token, whenUnauthorized, whoAmI,
 } from "./api.js";
+import { attachDispatch } from "./dispatch.js";
 import { formatTime, tickDeadlines } from "./format.js";
 import {
   ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, compareAlarms, describeError,
@@ -13,7 +14,9 @@ import {
 import { attachSoundButton, beep, unlockSound } from "./sound.js";
 
 const USER_KEY = "watchfloor.user";
-const MESSAGE_AREAS = ["action-message", "sop-message", "resolve-message", "note-message"];
+const MESSAGE_AREAS = [
+  "action-message", "dispatch-message", "sop-message", "resolve-message", "note-message",
+];
 
 const alarms = new Map(); // id -> alarm, as last heard from the server (highest version wins)
 const rows = new Map(); // id -> queue row
@@ -272,6 +275,7 @@ function renderDetail() {
 
   renderActions(alarm);
   const full = detail && detail.id === selectedId ? detail : null;
+  units.render(alarm, full);
   renderSop(alarm, full?.sop ?? null);
   renderTable("timeline", full?.timeline ?? [], (entry) => [
     ["time", formatTime(entry.at)], ["kind", entry.kind], ["actor", entry.actor],
@@ -527,6 +531,7 @@ const KEYS = {
   h: () => act("hold-or-resume"),
   r: () => { if (selectedId !== null) $("outcome").focus(); },
   n: () => { if (selectedId !== null) $("note").focus(); },
+  u: () => { if (selectedId !== null) units.focus(); },
 };
 const REPEATABLE = new Set(["ArrowDown", "ArrowUp", "j", "k"]);
 
@@ -631,6 +636,11 @@ attachTotpSetup();
 for (const button of document.querySelectorAll(".actions button[data-action]")) {
   button.addEventListener("click", () => act(button.dataset.action));
 }
+const units = attachDispatch({
+  write: (id, label, request, hooks) =>
+    write(id, "dispatch-message", "dispatch units to", label, request, hooks),
+  refuse: (text) => showMessage("dispatch-message", text),
+});
 $("resolve").addEventListener("submit", resolve);
 $("note-form").addEventListener("submit", addNote);
 $("note").addEventListener("keydown", (event) => {

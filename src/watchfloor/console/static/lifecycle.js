@@ -35,6 +35,8 @@ const steps = (numbers) => `${numbers.length === 1 ? "step" : "steps"} ${numbers
 export function describeError(err, action) {
   if (!(err instanceof ApiError)) return "No connection to the server: nothing was saved. Try again.";
   const { status, body } = err;
+  // The alarm's state or a unit's status refused it: the server's words name which.
+  if (action === "dispatch units to" && status === 409) return `Not dispatched: ${body.detail}.`;
   if (body.error === "sop_incomplete") {
     return `Procedure not complete: ${steps(body.missing_steps ?? [])}. ` +
       "Tick them first, or a supervisor can resolve anyway with a reason.";
