@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from watchfloor._cli_common import ConfigFile, DataDir, cli_settings
 from watchfloor.app import database_url, purge, retention_policy
 from watchfloor.clock import SystemClock
-from watchfloor.config import Settings, SettingsError, load_settings
+from watchfloor.config import Settings
 from watchfloor.core.audit import AuditEntry, VerifyReport
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.signing import AuditSigner, verify_with
@@ -26,14 +27,6 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory (default ./var; env WATCHFLOOR_DATA_DIR)."),
-]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (env WATCHFLOOR_CONFIG).")
-]
 
 
 def cli_entry(action: str, target: str | None = None, *, reason: str | None = None) -> AuditEntry:
@@ -49,16 +42,8 @@ def cli_entry(action: str, target: str | None = None, *, reason: str | None = No
     )
 
 
-def _load(config: Path | None, data_dir: Path | None) -> Settings:
-    try:
-        return load_settings(config_file=config, overrides={"data_dir": data_dir})
-    except SettingsError as err:
-        _err.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
-
-
 def _settings(config: Path | None, data_dir: Path | None) -> tuple[str, AuditSigner]:
-    settings = _load(config, data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     return database_url(settings), AuditSigner.load_or_create(settings.data_dir)
 
 
@@ -156,7 +141,7 @@ async def _purge(settings: Settings) -> str:
 
 def purge_command(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Delete and redact what is past its retention period now (the server does so hourly)."""
-    settings = _load(config, data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
     try:
         _out.print(asyncio.run(_purge(settings)))
     except StoreUnavailableError as err:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchfloor._cli_common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.app import database_url
 from watchfloor.clock import SystemClock
-from watchfloor.config import Settings, SettingsError, load_settings
+from watchfloor.config import Settings
 from watchfloor.core.cameras import CameraRegistration
 from watchfloor.core.devices import DeviceKind
 from watchfloor.core.errors import TaxonomyError, WatchfloorError
@@ -30,30 +30,10 @@ __all__ = ["devices_app"]
 
 devices_app = typer.Typer(help="Cameras, NVRs and Frigate instances.", no_args_is_help=True)
 
-_err = Console(stderr=True)
 _out = Console(soft_wrap=True, highlight=False)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory (default ./var; env WATCHFLOOR_DATA_DIR)."),
-]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (env WATCHFLOOR_CONFIG).")
-]
 Kind = Annotated[DeviceKind, typer.Option("--kind", help="hikvision, onvif or frigate.")]
 Name = Annotated[str, typer.Option("--name", help="Device name (unique per kind).")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        return load_settings(config_file=config, overrides=overrides)
-    except SettingsError as err:
-        raise _fail(str(err)) from err
 
 
 def _run(settings: Settings, work: Callable[[SqlCameraStore], Awaitable[None]]) -> None:
@@ -68,7 +48,7 @@ def _run(settings: Settings, work: Callable[[SqlCameraStore], Awaitable[None]]) 
     try:
         asyncio.run(run())
     except WatchfloorError as err:
-        raise _fail(str(err), 1) from err
+        raise fail(str(err), 1) from err
 
 
 def _overrides(text: str | None, settings: Settings) -> MappingOverrides | None:
@@ -79,7 +59,7 @@ def _overrides(text: str | None, settings: Settings) -> MappingOverrides | None:
         known = load_taxonomy(settings.taxonomy_file).types
         return parse_overrides(json.loads(source), known_types=frozenset(known))
     except (ValueError, OSError, TaxonomyError) as err:
-        raise _fail(f"--overrides: {err}") from err
+        raise fail(f"--overrides: {err}") from err
 
 
 @devices_app.command("add")
@@ -117,9 +97,9 @@ def devices_add(
     config: ConfigFile = None,
 ) -> None:
     """Register a camera, NVR or Frigate instance; prints a Hikvision device's push URL."""
-    settings = _settings(config, data_dir=data_dir, http=http)
+    settings = cli_settings(config, data_dir=data_dir, http=http)
     if pull and (kind is not DeviceKind.HIKVISION or url is None):
-        raise _fail("--pull: only for --kind hikvision with --url")
+        raise fail("--pull: only for --kind hikvision with --url")
     secret = secrets.token_urlsafe(24) if kind is DeviceKind.HIKVISION else None
     registration = CameraRegistration(
         kind=kind,
@@ -149,7 +129,7 @@ def devices_add(
 @devices_app.command("list")
 def devices_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List cameras, NVRs and Frigate instances (secrets and passwords are never shown)."""
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
 
     async def work(store: SqlCameraStore) -> None:
         table = Table(title="Cameras, NVRs and Frigate")
@@ -174,7 +154,7 @@ def devices_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
                 f"{interval.total_seconds():g} s" if interval else "off",
                 "link lost" if device.link_lost_at else "ok",
             )
-        (Console() if sys.stdout.isatty() else Console(width=200)).print(table)
+        wide_console().print(table)
 
     _run(settings, work)
 
@@ -184,7 +164,7 @@ def devices_remove(
     kind: Kind, name: Name, data_dir: DataDir = None, config: ConfigFile = None
 ) -> None:
     """Unregister a device; its signals, pictures and alarms stay."""
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
 
     async def work(store: SqlCameraStore) -> None:
         await store.remove_camera(kind, name)

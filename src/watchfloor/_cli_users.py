@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from watchfloor._cli_common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.app import open_user_admin
-from watchfloor.config import SettingsError, load_settings
 from watchfloor.core.errors import NotFoundError, WatchfloorError
 from watchfloor.core.principals import Role
 from watchfloor.core.user_admin import UserAdmin
@@ -32,13 +32,6 @@ tokens_app = typer.Typer(help="API tokens of users.", no_args_is_help=True)
 _err = Console(stderr=True)
 _out = Console()
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory (default ./var; env WATCHFLOOR_DATA_DIR)."),
-]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (env WATCHFLOOR_CONFIG).")
-]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
 ]
@@ -51,18 +44,10 @@ def add_user_commands(app: typer.Typer) -> None:
     app.add_typer(tokens_app, name="tokens")
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
-
-
 def _run(
     data_dir: Path | None, config: Path | None, work: Callable[[UserAdmin], Awaitable[None]]
 ) -> None:
-    try:
-        settings = load_settings(config_file=config, overrides={"data_dir": data_dir})
-    except SettingsError as err:
-        raise _fail(str(err), 2) from err
+    settings = cli_settings(config, data_dir=data_dir)
 
     async def run() -> None:
         async with open_user_admin(settings) as admin:
@@ -71,9 +56,9 @@ def _run(
     try:
         asyncio.run(run())
     except UserInputError as err:
-        raise _fail(str(err), 2) from err
+        raise fail(str(err), 2) from err
     except WatchfloorError as err:
-        raise _fail(str(err), 1) from err
+        raise fail(str(err), 1) from err
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -120,7 +105,7 @@ def users_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
                 f"{user.created_at:%Y-%m-%d %H:%M}",
                 "" if user.disabled_at is None else f"{user.disabled_at:%Y-%m-%d %H:%M}",
             )
-        (Console() if sys.stdout.isatty() else Console(width=200)).print(table)
+        wide_console().print(table)
 
     _run(data_dir, config, work)
 
@@ -213,9 +198,9 @@ def tokens_create(
         try:
             created = await admin.create_token(user=user, label=name, role=role, actor=None)
         except NotFoundError as err:
-            raise _fail(f"--user: {err}", 1) from err
+            raise fail(f"--user: {err}", 1) from err
         except UserInputError as err:
-            raise _fail(f"--{err.field}: {err.problem}", 2) from err
+            raise fail(f"--{err.field}: {err.problem}", 2) from err
         _err.print(f"created {_describe(created.token)}; it is shown this once:", highlight=False)
         _out.print(created.value, highlight=False, soft_wrap=True)
 
@@ -249,7 +234,7 @@ def tokens_revoke(
 ) -> None:
     """Revoke a token, by id or by --user and --name."""
     if (token_id is None) == (user is None or name is None):
-        raise _fail("give a token ID, or --user and --name (not both)", 2)
+        raise fail("give a token ID, or --user and --name (not both)", 2)
 
     async def work(admin: UserAdmin) -> None:
         if token_id is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from watchfloor._cli_audit import audit_app, cli_entry, purge_command
+from watchfloor._cli_common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor._cli_devices import devices_app
 from watchfloor._cli_users import add_user_commands
 from watchfloor.app import open_repository, serve
 from watchfloor.codecs.dc09 import parse_key
-from watchfloor.config import Settings, SettingsError, load_settings
+from watchfloor.config import Settings
 from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.errors import ConflictError, NotFoundError, TaxonomyError, WatchfloorError
 from watchfloor.simulator import add_simulate_command
@@ -47,32 +47,6 @@ err_console = Console(stderr=True)
 out_console = Console()
 
 
-def _wide_console() -> Console:
-    """A console for tables: the terminal's width, or wide enough when piped to a file."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
-
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory (default ./var; env WATCHFLOOR_DATA_DIR)."),
-]
-ConfigFile = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (env WATCHFLOOR_CONFIG).")
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        return load_settings(config_file=config, overrides=overrides)
-    except SettingsError as err:
-        raise _fail(str(err)) from err
-
-
 @app.command("serve")
 def serve_command(
     data_dir: DataDir = None,
@@ -87,7 +61,7 @@ def serve_command(
     ] = None,
 ) -> None:
     """Run the platform: DC-09 receiver, API, alarm stream and operator console."""
-    settings = _settings(
+    settings = cli_settings(
         config, data_dir=data_dir, http=http, dc09=dc09, dc09_reject_unknown=dc09_reject_unknown
     )
     # force: the ONVIF library configures the root logger when it is imported.
@@ -103,7 +77,7 @@ def serve_command(
     try:
         asyncio.run(serve(settings, announce=lambda text: print(text, flush=True)))
     except TaxonomyError as err:
-        raise _fail(str(err)) from err
+        raise fail(str(err)) from err
     except KeyboardInterrupt:
         pass
 
@@ -125,7 +99,7 @@ def accounts_add(
     """Register a DC-09 transmitter; works while the server runs."""
     account = _account_option(account)
     aes_key = _key_option(key, key_ascii)
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
 
     async def work(repository: SqlRepository) -> None:
         try:
@@ -136,7 +110,7 @@ def accounts_add(
                     account=account, site=site, key=aes_key, name=name
                 )
         except ConflictError as err:
-            raise _fail(f"--account: {account} is registered already", 1) from err
+            raise fail(f"--account: {account} is registered already", 1) from err
         out_console.print(f"registered {_describe(device)}", highlight=False)
 
     _run_on_repository(settings, work)
@@ -145,20 +119,20 @@ def accounts_add(
 def _account_option(account: str) -> str:
     account = account.strip().upper()
     if not (3 <= len(account) <= 16) or any(c not in "0123456789ABCDEF" for c in account):
-        raise _fail(f"--account: {account!r} is not 3 to 16 hex digits")
+        raise fail(f"--account: {account!r} is not 3 to 16 hex digits")
     return account
 
 
 def _key_option(key: str | None, key_ascii: str | None) -> bytes | None:
     if key is not None and key_ascii is not None:
-        raise _fail("give --key or --key-ascii, not both")
+        raise fail("give --key or --key-ascii, not both")
     try:
         if key is not None:
             return parse_key(key, ascii=False)
         if key_ascii is not None:
             return parse_key(key_ascii, ascii=True)
     except ValueError as err:
-        raise _fail(f"{'--key' if key is not None else '--key-ascii'}: {err}") from err
+        raise fail(f"{'--key' if key is not None else '--key-ascii'}: {err}") from err
     return None
 
 
@@ -172,9 +146,9 @@ def _run_on_repository(
     try:
         asyncio.run(run())
     except NotFoundError as err:
-        raise _fail(f"--account: {err}", 1) from err
+        raise fail(f"--account: {err}", 1) from err
     except WatchfloorError as err:
-        raise _fail(str(err), 1) from err
+        raise fail(str(err), 1) from err
 
 
 def _describe(device: Device) -> str:
@@ -197,7 +171,7 @@ def _describe(device: Device) -> str:
 @accounts_app.command("list")
 def accounts_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """List the registered transmitters (keys are never shown)."""
-    settings = _settings(config, data_dir=data_dir)
+    settings = cli_settings(config, data_dir=data_dir)
 
     async def work(repository: SqlRepository) -> None:
         table = Table(title="DC-09 accounts")
@@ -216,7 +190,7 @@ def accounts_list(data_dir: DataDir = None, config: ConfigFile = None) -> None:
                 else ("enabled" if device.enabled else "disabled"),
                 f"{device.last_seen_at:%Y-%m-%d %H:%M:%S}" if device.last_seen_at else "never",
             )
-        _wide_console().print(table)
+        wide_console().print(table)
 
     _run_on_repository(settings, work)
 
@@ -252,9 +226,9 @@ def accounts_update(
     """Change a transmitter's site, name or supervision."""
     account = _account_option(account)
     if no_supervision and supervision is not None:
-        raise _fail("give --supervision or --no-supervision, not both")
+        raise fail("give --supervision or --no-supervision, not both")
     _update(
-        _settings(config, data_dir=data_dir),
+        cli_settings(config, data_dir=data_dir),
         account,
         AccountUpdate(
             site=site,
@@ -274,7 +248,9 @@ def accounts_disable(
 ) -> None:
     """Refuse the transmitter's messages (DUH) until it is enabled again."""
     _update(
-        _settings(config, data_dir=data_dir), _account_option(account), AccountUpdate(enabled=False)
+        cli_settings(config, data_dir=data_dir),
+        _account_option(account),
+        AccountUpdate(enabled=False),
     )
 
 
@@ -286,7 +262,9 @@ def accounts_enable(
 ) -> None:
     """Accept the transmitter's messages again."""
     _update(
-        _settings(config, data_dir=data_dir), _account_option(account), AccountUpdate(enabled=True)
+        cli_settings(config, data_dir=data_dir),
+        _account_option(account),
+        AccountUpdate(enabled=True),
     )
 
 
@@ -309,9 +287,11 @@ def accounts_rotate_key(
     account = _account_option(account)
     new_key = _key_option(key, key_ascii)
     if (new_key is None) == (not clear):
-        raise _fail("give a new key (--key or --key-ascii) or --clear")
+        raise fail("give a new key (--key or --key-ascii) or --clear")
     _update(
-        _settings(config, data_dir=data_dir), account, AccountUpdate(key=new_key, clear_key=clear)
+        cli_settings(config, data_dir=data_dir),
+        account,
+        AccountUpdate(key=new_key, clear_key=clear),
     )
 
 
@@ -329,7 +309,7 @@ def accounts_delete(
             await audited.delete_account(account)
         out_console.print(f"deleted account {account}", highlight=False)
 
-    _run_on_repository(_settings(config, data_dir=data_dir), work)
+    _run_on_repository(cli_settings(config, data_dir=data_dir), work)
 
 
 @taxonomy_app.command("check")
@@ -351,11 +331,11 @@ def taxonomy_show(
     config: ConfigFile = None,
 ) -> None:
     """Print the taxonomy in force: every alarm type with its priority and basis."""
-    settings = _settings(config)
+    settings = cli_settings(config)
     try:
         taxonomy = load_taxonomy(file or settings.taxonomy_file)
     except TaxonomyError as err:
-        raise _fail(str(err), 1) from err
+        raise fail(str(err), 1) from err
     table = Table(title=f"watchfloor taxonomy {taxonomy.version}")
     for column in ("code", "name", "category", "priority", "basis", "alarm"):
         table.add_column(column)
@@ -368,7 +348,7 @@ def taxonomy_show(
             alarm_type.basis,
             "yes" if alarm_type.raises_alarm else "log only",
         )
-    _wide_console().print(table)
+    wide_console().print(table)
 
 
 def main() -> None:

@@ -159,10 +159,11 @@ async def audited(
     reason: str | None = None,
     digest: str | None = None,
 ) -> AsyncIterator[Repository]:
-    """Run the block's store calls and the action's audit row in one transaction."""
+    """Run the block's repository calls and the action's audit row in one transaction."""
     repository: Repository = request.app.state.services.repository
-    entry = audit_entry(request, principal, action, target, reason=reason, digest=digest)
-    async with repository.audited(entry) as bound:
+    async with audited_in(
+        repository, request, principal, action, target, reason=reason, digest=digest
+    ) as bound:
         yield bound
 
 
