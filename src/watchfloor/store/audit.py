@@ -46,19 +46,24 @@ async def lock_chain(connection: AsyncConnection) -> None:
         await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
 
 
-async def append_audit(connection: AsyncConnection, entry: AuditEntry) -> AuditRecord:
-    """Append an entry to the chain inside the caller's (write) transaction.
-
-    Not idempotent: each call appends a row. Rolled back with the transaction.
-    """
+async def _locked_head(connection: AsyncConnection) -> tuple[int, str]:
+    """Take the append lock; return the chain's last row number and hash (0, genesis: empty)."""
     await lock_chain(connection)
     head = (
         await connection.execute(
             select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
         )
     ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-    record = seal_entry(seq, entry, prev_hash)
+    return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+
+async def append_audit(connection: AsyncConnection, entry: AuditEntry) -> AuditRecord:
+    """Append an entry to the chain inside the caller's (write) transaction.
+
+    Not idempotent: each call appends a row. Rolled back with the transaction.
+    """
+    count, prev_hash = await _locked_head(connection)
+    record = seal_entry(count + 1, entry, prev_hash)
     await connection.execute(insert(audit_log).values(**_row_values(record)))
     return record
 
@@ -193,15 +198,7 @@ class SqlAuditLog:
         """
         with translate_errors("write an audit checkpoint"):
             async with write_transaction(self._engine) as connection:
-                await lock_chain(connection)
-                head = (
-                    await connection.execute(
-                        select(audit_log.c.seq, audit_log.c.hash)
-                        .order_by(audit_log.c.seq.desc())
-                        .limit(1)
-                    )
-                ).first()
-                count, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+                count, head_hash = await _locked_head(connection)
                 at = self._clock.now()
                 checkpoint = Checkpoint(
                     count=count,

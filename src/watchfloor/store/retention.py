@@ -9,10 +9,10 @@ data falls due.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
-from sqlalchemy import and_, delete, not_, or_, select, update
+from sqlalchemy import ColumnElement, delete, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from watchfloor.core.alarms import OPEN_STATES, AlarmState
@@ -31,20 +31,25 @@ _OPEN = sorted(state.value for state in OPEN_STATES)
 _PERSON_SOURCES = (SignalSource.PATROL.value, SignalSource.CALL.value)
 
 
+#: The alarms whose evidence a purge keeps, whatever its age.
+_OPEN_ALARMS = select(alarms.c.id).where(alarms.c.state.in_(_OPEN))
+
+
+async def _due(
+    connection: AsyncConnection, column: Any, batch: int, *conditions: ColumnElement[bool]
+) -> Sequence[Any]:
+    """Return up to ``batch`` values of ``column`` from the rows meeting every condition."""
+    query = select(column).where(*conditions).limit(batch)
+    return (await connection.execute(query)).scalars().all()
+
+
 async def _purge_closed_alarms(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
-    ids = (
-        (
-            await connection.execute(
-                select(alarms.c.id)
-                .where(
-                    alarms.c.state == AlarmState.CLOSED.value,
-                    alarms.c.closed_at < cutoffs.before[DataKind.CLOSED_ALARMS],
-                )
-                .limit(batch)
-            )
-        )
-        .scalars()
-        .all()
+    ids = await _due(
+        connection,
+        alarms.c.id,
+        batch,
+        alarms.c.state == AlarmState.CLOSED.value,
+        alarms.c.closed_at < cutoffs.before[DataKind.CLOSED_ALARMS],
     )
     if not ids:
         return 0
@@ -59,20 +64,12 @@ async def _purge_closed_alarms(connection: AsyncConnection, cutoffs: Cutoffs, ba
 
 
 async def _purge_signals(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
-    open_alarms = select(alarms.c.id).where(alarms.c.state.in_(_OPEN))
-    ids = (
-        (
-            await connection.execute(
-                select(signals.c.id)
-                .where(
-                    signals.c.received_at < cutoffs.before[DataKind.SIGNALS],
-                    or_(signals.c.alarm_id.is_(None), not_(signals.c.alarm_id.in_(open_alarms))),
-                )
-                .limit(batch)
-            )
-        )
-        .scalars()
-        .all()
+    ids = await _due(
+        connection,
+        signals.c.id,
+        batch,
+        signals.c.received_at < cutoffs.before[DataKind.SIGNALS],
+        or_(signals.c.alarm_id.is_(None), not_(signals.c.alarm_id.in_(_OPEN_ALARMS))),
     )
     if not ids:
         return 0
@@ -86,21 +83,13 @@ async def _purge_signals(connection: AsyncConnection, cutoffs: Cutoffs, batch: i
 
 
 async def _purge_images(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
-    open_alarms = select(alarms.c.id).where(alarms.c.state.in_(_OPEN))
-    of_open_alarms = select(signals.c.id).where(signals.c.alarm_id.in_(open_alarms))
-    ids = (
-        (
-            await connection.execute(
-                select(signal_snapshots.c.id)
-                .where(
-                    signal_snapshots.c.received_at < cutoffs.before[DataKind.IMAGES],
-                    not_(signal_snapshots.c.signal_id.in_(of_open_alarms)),
-                )
-                .limit(batch)
-            )
-        )
-        .scalars()
-        .all()
+    of_open_alarms = select(signals.c.id).where(signals.c.alarm_id.in_(_OPEN_ALARMS))
+    ids = await _due(
+        connection,
+        signal_snapshots.c.id,
+        batch,
+        signal_snapshots.c.received_at < cutoffs.before[DataKind.IMAGES],
+        not_(signal_snapshots.c.signal_id.in_(of_open_alarms)),
     )
     if ids:
         await connection.execute(delete(signal_snapshots).where(signal_snapshots.c.id.in_(ids)))
@@ -108,43 +97,27 @@ async def _purge_images(connection: AsyncConnection, cutoffs: Cutoffs, batch: in
 
 
 async def _redact_notes(connection: AsyncConnection, cutoffs: Cutoffs, batch: int) -> int:
-    due = (
-        (
-            await connection.execute(
-                select(alarm_timeline.c.id)
-                .where(
-                    and_(
-                        alarm_timeline.c.at < cutoffs.before[DataKind.NOTES],
-                        alarm_timeline.c.kind.in_(sorted(PERSON_WRITTEN)),
-                        alarm_timeline.c.detail != "",
-                        alarm_timeline.c.detail != REDACTED,
-                    )
-                )
-                .limit(batch)
-            )
-        )
-        .scalars()
-        .all()
+    due = await _due(
+        connection,
+        alarm_timeline.c.id,
+        batch,
+        alarm_timeline.c.at < cutoffs.before[DataKind.NOTES],
+        alarm_timeline.c.kind.in_(sorted(PERSON_WRITTEN)),
+        alarm_timeline.c.detail != "",
+        alarm_timeline.c.detail != REDACTED,
     )
     if due:
         await connection.execute(
             update(alarm_timeline).where(alarm_timeline.c.id.in_(due)).values(detail=REDACTED)
         )
     # What a guard or a caller said is free text too, whatever the signals' own period.
-    said = (
-        (
-            await connection.execute(
-                select(signals.c.id)
-                .where(
-                    signals.c.source.in_(_PERSON_SOURCES),
-                    signals.c.received_at < cutoffs.before[DataKind.NOTES],
-                    signals.c.raw != REDACTED,
-                )
-                .limit(batch)
-            )
-        )
-        .scalars()
-        .all()
+    said = await _due(
+        connection,
+        signals.c.id,
+        batch,
+        signals.c.source.in_(_PERSON_SOURCES),
+        signals.c.received_at < cutoffs.before[DataKind.NOTES],
+        signals.c.raw != REDACTED,
     )
     if said:
         await connection.execute(
