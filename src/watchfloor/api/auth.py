@@ -37,7 +37,6 @@ __all__ = [
     "authenticate_token",
     "bearer_token",
     "csrf_token",
-    "permission_of",
     "require_principal",
     "require_session",
     "same_origin",
@@ -203,7 +202,6 @@ def _check(permission: Permission) -> Callable[..., Awaitable[Principal]]:
             raise HTTPException(403, f"the {principal.role} role may not {permission}")
         return principal
 
-    check.permission = permission  # type: ignore[attr-defined]
     return check
 
 
@@ -215,9 +213,3 @@ def allowed(permission: Permission) -> Any:
     """
     check = _CHECKS.setdefault(permission, _check(permission))
     return Security(check, scopes=[permission.name])
-
-
-def permission_of(dependency: object) -> Permission | None:
-    """Return the permission a dependency made by ``allowed`` checks, for the route matrix."""
-    permission = getattr(dependency, "permission", None)
-    return permission if isinstance(permission, Permission) else None
