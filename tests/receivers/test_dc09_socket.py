@@ -252,3 +252,28 @@ async def test_lower_case_account_is_the_registered_transmitter(platform: Platfo
     assert [(a.site, a.type_code != UNREGISTERED_TRANSMITTER) for a in alarms] == [
         ("Main Street 1", True)
     ]
+
+
+async def test_every_event_of_a_multi_event_sia_block_is_stored_once(platform: Platform) -> None:
+    # One block, a burglary and a fire: both stored before the ACK, and a retransmission
+    # of the frame (TCP, then UDP) stores neither again.
+    await _register(platform, "ABC123")
+    host, port = platform.dc09_address
+    frame = sia_frame("ABC123", 9, "#ABC123|Nri1/BA05/FA06")
+    async with open_tcp_panel(host, port) as panel:
+        assert reply_token(await panel.exchange(frame)) == "ACK"
+        assert reply_token(await panel.exchange(frame)) == "ACK"
+    assert reply_token(await udp_exchange(host, port, frame)) == "ACK"
+
+    records = await platform.repository.list_signals(
+        device="ABC123", alarm_id=None, limit=10, after=None
+    )
+    assert sorted((r.signal.code.code, r.signal.zone) for r in records) == [
+        ("BA", "05"),
+        ("FA", "06"),
+    ]
+    alarms = await platform.repository.list_alarms(state=None, limit=10, after=None)
+    assert sorted((a.category, a.zone) for a in alarms) == [
+        ("fire", "06"),
+        ("intrusion", "05"),
+    ]

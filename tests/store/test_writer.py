@@ -6,12 +6,19 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from watchfloor.core.alarm_types import UNCLASSIFIED_SIGNAL, UNREGISTERED_TRANSMITTER, Taxonomy
+from watchfloor.core.alarm_types import (
+    UNCLASSIFIED_SIGNAL,
+    UNREGISTERED_TRANSMITTER,
+    CodeSystem,
+    SourceCode,
+    Taxonomy,
+)
 from watchfloor.core.alarms import AlarmState, TimelineKind
 from watchfloor.core.errors import ConflictError, StoreUnavailableError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind, SignalSink
@@ -187,13 +194,70 @@ async def test_a_retransmission_within_the_window_is_stored_once(
     assert len(published) == 1
 
 
+def _two_event_frame(at: datetime) -> list[Signal]:
+    """A SIA-DCS frame ``#1234|Nri1/BA05/FA06``: a burglary and a fire under one key."""
+    burglary = replace(
+        dc09_signal(at=at),
+        code=SourceCode(system=CodeSystem.SIA_DCS, code="BA"),
+        zone="05",
+        raw='"SIA-DCS"0001L0#1234[#1234|Nri1/BA05/FA06]',
+        token="SIA-DCS",
+    )
+    fire = replace(burglary, code=SourceCode(system=CodeSystem.SIA_DCS, code="FA"), zone="06")
+    return [burglary, fire]
+
+
 @pytest.mark.usefixtures("registered")
-async def test_a_retransmission_in_the_same_unit_is_stored_once(
-    writer: GroupCommitWriter, clock: FakeClock
+async def test_every_event_of_a_new_frame_is_stored(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    records = await writer.submit(_two_event_frame(clock.now()))
+
+    stored = await repository.list_signals(device="1234", alarm_id=None, limit=5, after=None)
+    assert sorted(r.signal.code.code for r in stored) == ["BA", "FA"]
+    assert len({r.id for r in records if r}) == 2
+    alarm_ids = {r.alarm_id for r in records if r}
+    assert len(alarm_ids) == 2  # a burglary alarm and a fire alarm
+
+
+@pytest.mark.usefixtures("registered")
+async def test_two_identical_events_of_one_frame_are_both_stored(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
 ) -> None:
     records = await writer.submit([dc09_signal(at=clock.now()), dc09_signal(at=clock.now())])
 
-    assert records[0] == records[1]
+    assert records[0] != records[1]
+    stored = await repository.list_signals(device="1234", alarm_id=None, limit=5, after=None)
+    assert len(stored) == 2
+
+
+@pytest.mark.usefixtures("registered")
+async def test_a_repeated_frame_stores_none_of_its_events_each_resolving_to_its_twin(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    first = await writer.submit(_two_event_frame(clock.now()))
+    clock.advance(10)
+    again = await writer.submit(_two_event_frame(clock.now()))
+
+    assert again == first
+    stored = await repository.list_signals(device="1234", alarm_id=None, limit=5, after=None)
+    assert len(stored) == 2
+
+
+@pytest.mark.usefixtures("registered")
+async def test_a_frame_repeated_in_the_same_batch_resolves_to_its_twins(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    first, again = await asyncio.gather(
+        writer.submit(_two_event_frame(clock.now())),
+        writer.submit(_two_event_frame(clock.now())),
+    )
+
+    assert writer.stats.batches == 1
+    assert again == first
+    assert first[0] != first[1]
+    stored = await repository.list_signals(device="1234", alarm_id=None, limit=5, after=None)
+    assert len(stored) == 2
 
 
 @pytest.mark.usefixtures("registered")

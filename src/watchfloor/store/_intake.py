@@ -127,6 +127,8 @@ _SET_LINK_LOST: Final = (
 #: before the batch (it is retransmitted), or the index of the batch's arrival (a signal)
 #: that is stored.
 _Slot = SignalRecord | int | None
+#: The events of one frame: their arrival indexes in the batch, or their stored records.
+_Frame = list[int] | list[SignalRecord]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -327,56 +329,72 @@ def _deduplicate(
 ) -> tuple[list[list[_Slot]], list[Signal | LinkTest]]:
     """Return each item's slot and the arrivals: link tests and the signals to store.
 
-    Retransmissions are resolved to what they repeat and are not arrivals.
+    Retransmission is decided per frame (a unit), not per event (DESIGN rule 4): the events
+    of one frame share its dedupe key, so every event of a new frame is stored, and the n-th
+    event of a repeated frame resolves to the n-th event of the frame it repeats.
+    Retransmissions are not arrivals.
     """
     arrivals: list[Signal | LinkTest] = []
-    fresh_by_key: dict[str, list[int]] = {}
+    frames_by_key: dict[str, list[list[int]]] = {}
     slots: list[list[_Slot]] = []
     for unit in units:
         unit_slots: list[_Slot] = []
+        # Per key of this unit: the frame it repeats (None: a new frame) and its events so far.
+        repeated: dict[str, _Frame | None] = {}
+        events: dict[str, int] = {}
+        new_frames: dict[str, list[int]] = {}
         for item in unit:
-            if isinstance(item, LinkTest):
+            key = None if isinstance(item, LinkTest) else dedupe_key(item)
+            if isinstance(item, LinkTest) or key is None:
+                unit_slots.append(None if isinstance(item, LinkTest) else len(arrivals))
                 arrivals.append(item)
-                unit_slots.append(None)
                 continue
-            key = dedupe_key(item)
-            slot = (
-                None
-                if key is None
-                else _repeated(
-                    item, arrivals, fresh_by_key.get(key, []), stored_before.get(key, [])
+            if key not in repeated:
+                repeated[key] = _repeated_frame(
+                    item, arrivals, frames_by_key.get(key, []), stored_before.get(key, [])
                 )
-            )
-            if slot is None:
-                slot = len(arrivals)
+            frame = repeated[key]
+            event = events[key] = events.get(key, -1) + 1
+            if frame is None:
+                new_frames.setdefault(key, []).append(len(arrivals))
+                unit_slots.append(len(arrivals))
                 arrivals.append(item)
-                if key is not None:
-                    fresh_by_key.setdefault(key, []).append(slot)
-            unit_slots.append(slot)
+            else:
+                # A first transmission stored with fewer events repeats its last one.
+                unit_slots.append(frame[min(event, len(frame) - 1)])
+        for key, frame_slots in new_frames.items():
+            frames_by_key.setdefault(key, []).append(frame_slots)
         slots.append(unit_slots)
     return slots, arrivals
 
 
-def _repeated(
+def _repeated_frame(
     signal: Signal,
     arrivals: list[Signal | LinkTest],
-    same_in_batch: list[int],
+    same_in_batch: list[list[int]],
     same_stored: list[SignalRecord],
-) -> SignalRecord | int | None:
-    """Return what the signal retransmits: a signal of the batch, a stored one, or None.
+) -> _Frame | None:
+    """Return the events of the frame the signal's frame retransmits, or None.
 
-    The newest match wins (the one with the highest id); the batch's signals are newer than
-    any stored one.
+    The newest match wins: a frame of the batch before a stored one, and among stored
+    signals the newest; the stored frame is every signal under the key received with it.
     """
     lasting = signal.idempotency_key is not None
     earliest = signal.received_at - RETRANSMISSION_WINDOW
-    for index in reversed(same_in_batch):
-        if lasting or earliest <= arrivals[index].received_at <= signal.received_at:
-            return index
-    for record in same_stored:
-        if lasting or earliest <= record.signal.received_at <= signal.received_at:
-            return record
-    return None
+
+    def within(at: datetime) -> bool:
+        return lasting or earliest <= at <= signal.received_at
+
+    for frame in reversed(same_in_batch):
+        if within(arrivals[frame[0]].received_at):
+            return frame
+    newest = next((r for r in same_stored if within(r.signal.received_at)), None)
+    if newest is None:
+        return None
+    return sorted(
+        (r for r in same_stored if r.signal.received_at == newest.signal.received_at),
+        key=lambda record: record.id,
+    )
 
 
 def _plan(
