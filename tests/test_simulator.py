@@ -14,8 +14,8 @@ import typer
 from typer.testing import CliRunner
 
 from support.server import free_port
-from watchfloor._simulator_traffic import PanelTraffic
 from watchfloor.app import Platform, open_platform
+from watchfloor.cli import simulate
 from watchfloor.codecs.contact_id import decode_contact_id
 from watchfloor.codecs.dc09 import (
     Dc09Frame,
@@ -31,9 +31,9 @@ from watchfloor.simulator import (
     SimulationPlan,
     SimulationProgress,
     SimulationReport,
-    add_simulate_command,
     run_simulation,
 )
+from watchfloor.simulator._traffic import PanelTraffic
 
 TEST_KEY = parse_key(DEFAULT_KEY_ASCII, ascii=True)
 
@@ -395,7 +395,7 @@ def _cli() -> typer.Typer:
     def root() -> None:
         """Stand-in for the watchfloor command line."""
 
-    add_simulate_command(app)
+    simulate.register(app)
     return app
 
 

@@ -19,6 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from watchfloor.adapters.auth_events import AuditedAuthEvents, LoggedAuthEvents
+from watchfloor.adapters.bus import LocalBus
+from watchfloor.adapters.clock import SystemClock
+from watchfloor.adapters.credentials import Argon2Credentials
+from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
 from watchfloor.api.cameras import CameraServices, RedactPushSecrets
@@ -26,9 +31,6 @@ from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.transparency import RegisterInfo
-from watchfloor.auth_events import AuditedAuthEvents, LoggedAuthEvents
-from watchfloor.bus import LocalBus
-from watchfloor.clock import SystemClock
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.audit import AuditEntry
@@ -44,7 +46,6 @@ from watchfloor.core.retention import PurgeResult, RetentionPolicy
 from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import AuthEvents, SessionPolicy
-from watchfloor.credentials import Argon2Credentials
 from watchfloor.notifiers.dispatcher import NotificationDispatcher
 from watchfloor.notifiers.log import AuditedNotificationLog, LoggingNotificationLog
 from watchfloor.notifiers.senders import SENDERS
@@ -55,7 +56,6 @@ from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
 from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
 from watchfloor.receivers.onvif import serve_onvif_device
 from watchfloor.receivers.supervision import SupervisionWatch
-from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import migrate, open_engine, sqlite_url

@@ -11,6 +11,7 @@ import pytest
 
 from support.clock import FakeClock
 from support.users import RecordedEvents, fast_credentials, open_sqlite_users
+from watchfloor.adapters.credentials import Argon2Credentials
 from watchfloor.core.errors import NotFoundError
 from watchfloor.core.logins import SESSION_LABEL, Logins
 from watchfloor.core.principals import Role
@@ -24,7 +25,6 @@ from watchfloor.core.users import (
     SessionPolicy,
     UserInputError,
 )
-from watchfloor.credentials import Argon2Credentials
 
 PASSWORD = "correct horse battery"
 

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.core.audit import AuditEntry, AuditOutcome
 from watchfloor.core.errors import ConflictError, NotFoundError
-from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.repository import SqlRepository
 

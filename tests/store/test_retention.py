@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import (
     Alarm,
@@ -22,7 +23,6 @@ from watchfloor.core.alarms import (
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.retention import REDACTED, PurgeResult, RetentionPolicy
 from watchfloor.core.signals import Signal, SignalSource, Snapshot
-from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store import GroupCommitWriter, SqlRepository
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.retention import purge_due

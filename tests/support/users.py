@@ -8,8 +8,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from watchfloor.adapters.credentials import Argon2Credentials
 from watchfloor.core.users import AuthEvent, AuthEventKind
-from watchfloor.credentials import Argon2Credentials
 from watchfloor.store import migrate, open_engine, sqlite_url
 from watchfloor.store.users import SqlUsers
 

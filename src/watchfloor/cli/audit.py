@@ -11,19 +11,26 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from watchfloor._cli_common import ConfigFile, DataDir, cli_settings
+from watchfloor.adapters.clock import SystemClock
+from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.app import database_url, purge, retention_policy
-from watchfloor.clock import SystemClock
+from watchfloor.cli._common import ConfigFile, DataDir, cli_settings
 from watchfloor.config import Settings
 from watchfloor.core.audit import AuditEntry, VerifyReport
 from watchfloor.core.errors import StoreUnavailableError
-from watchfloor.signing import AuditSigner, verify_with
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.database import migrate, open_engine
 
-__all__ = ["audit_app", "cli_entry", "purge_command"]
+__all__ = ["cli_entry", "register"]
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``audit`` and ``purge`` to the command line."""
+    app.add_typer(audit_app, name="audit")
+    app.command("purge")(purge_command)
+
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)

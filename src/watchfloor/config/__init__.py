@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from watchfloor._notify_config import read_notify_rules
+from watchfloor.config.notify import read_notify_rules
 from watchfloor.core.notifications import NotificationRule
 
 __all__ = ["HostPort", "Secret", "Settings", "SettingsError", "load_settings"]

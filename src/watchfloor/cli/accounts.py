@@ -1,85 +1,34 @@
-"""The ``watchfloor`` command line: serve, register accounts, inspect the taxonomy."""
+"""``watchfloor accounts …``: DC-09 transmitters (accounts) from the command line."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchfloor._cli_audit import audit_app, cli_entry, purge_command
-from watchfloor._cli_common import ConfigFile, DataDir, cli_settings, fail, wide_console
-from watchfloor._cli_devices import devices_app
-from watchfloor._cli_users import add_user_commands
-from watchfloor.app import open_repository, serve
+from watchfloor.app import open_repository
+from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail, wide_console
+from watchfloor.cli.audit import cli_entry
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.config import Settings
 from watchfloor.core.devices import AccountUpdate, Device
-from watchfloor.core.errors import ConflictError, NotFoundError, TaxonomyError, WatchfloorError
-from watchfloor.simulator import add_simulate_command
+from watchfloor.core.errors import ConflictError, NotFoundError, WatchfloorError
 from watchfloor.store.repository import SqlRepository
-from watchfloor.taxonomy import check_taxonomy_file, load_taxonomy
 
-__all__ = ["app", "main"]
+__all__ = ["register"]
 
-app = typer.Typer(
-    help="watchfloor: alarm receiving and incident management for control rooms.",
-    no_args_is_help=True,
-    add_completion=False,
-)
 accounts_app = typer.Typer(help="DC-09 transmitters (accounts).", no_args_is_help=True)
-taxonomy_app = typer.Typer(help="The alarm-type taxonomy.", no_args_is_help=True)
-app.add_typer(accounts_app, name="accounts")
-app.add_typer(taxonomy_app, name="taxonomy")
-app.add_typer(audit_app, name="audit")
-app.command("purge")(purge_command)
-app.add_typer(devices_app, name="devices")
-add_simulate_command(app)
-add_user_commands(app)
-
-err_console = Console(stderr=True)
 out_console = Console()
 
 
-@app.command("serve")
-def serve_command(
-    data_dir: DataDir = None,
-    config: ConfigFile = None,
-    http: Annotated[str | None, typer.Option(help="HTTP HOST:PORT [127.0.0.1:8080].")] = None,
-    dc09: Annotated[
-        str | None, typer.Option(help="DC-09 HOST:PORT, TCP and UDP [127.0.0.1:12000].")
-    ] = None,
-    dc09_reject_unknown: Annotated[
-        bool | None,
-        typer.Option("--dc09-reject-unknown", help="DUH frames from unregistered accounts."),
-    ] = None,
-) -> None:
-    """Run the platform: DC-09 receiver, API, alarm stream and operator console."""
-    settings = cli_settings(
-        config, data_dir=data_dir, http=http, dc09=dc09, dc09_reject_unknown=dc09_reject_unknown
-    )
-    # force: the ONVIF library configures the root logger when it is imported.
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    # httpx logs every request's URL at INFO; a camera's URL can carry its credentials.
-    logging.getLogger("httpx").setLevel(
-        max(logging.WARNING, logging.getLevelName(settings.log_level))
-    )
-    try:
-        asyncio.run(serve(settings, announce=lambda text: print(text, flush=True)))
-    except TaxonomyError as err:
-        raise fail(str(err)) from err
-    except KeyboardInterrupt:
-        pass
+def register(app: typer.Typer) -> None:
+    """Attach ``accounts`` to the command line."""
+    app.add_typer(accounts_app, name="accounts")
 
 
 @accounts_app.command("add")
@@ -310,47 +259,3 @@ def accounts_delete(
         out_console.print(f"deleted account {account}", highlight=False)
 
     _run_on_repository(cli_settings(config, data_dir=data_dir), work)
-
-
-@taxonomy_app.command("check")
-def taxonomy_check(file: Annotated[Path, typer.Argument(help="Taxonomy TOML file.")]) -> None:
-    """Validate a taxonomy file; exit 0 only when it is valid."""
-    problems = check_taxonomy_file(file)
-    if problems:
-        for problem in problems:
-            err_console.print(f"[red]{file}:[/red] {problem}", highlight=False)
-        raise typer.Exit(1)
-    out_console.print(f"{file}: valid", highlight=False)
-
-
-@taxonomy_app.command("show")
-def taxonomy_show(
-    file: Annotated[
-        Path | None, typer.Option("--file", help="Show this file instead of the one in force.")
-    ] = None,
-    config: ConfigFile = None,
-) -> None:
-    """Print the taxonomy in force: every alarm type with its priority and basis."""
-    settings = cli_settings(config)
-    try:
-        taxonomy = load_taxonomy(file or settings.taxonomy_file)
-    except TaxonomyError as err:
-        raise fail(str(err), 1) from err
-    table = Table(title=f"watchfloor taxonomy {taxonomy.version}")
-    for column in ("code", "name", "category", "priority", "basis", "alarm"):
-        table.add_column(column)
-    for alarm_type in sorted(taxonomy.types.values(), key=lambda t: t.code):
-        table.add_row(
-            str(alarm_type.code),
-            alarm_type.name,
-            alarm_type.category,
-            f"P{alarm_type.priority}",
-            alarm_type.basis,
-            "yes" if alarm_type.raises_alarm else "log only",
-        )
-    wide_console().print(table)
-
-
-def main() -> None:
-    """Run the command line."""
-    app()

@@ -17,14 +17,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchfloor._cli_common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.app import open_user_admin
+from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.core.errors import NotFoundError, WatchfloorError
 from watchfloor.core.principals import Role
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import ApiToken, UserInputError
 
-__all__ = ["add_user_commands"]
+__all__ = ["register"]
 
 users_app = typer.Typer(help="Users of the console and the API.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens of users.", no_args_is_help=True)
@@ -38,7 +38,7 @@ PasswordStdin = Annotated[
 UserName = Annotated[str, typer.Argument(help="The user's name.", show_default=False)]
 
 
-def add_user_commands(app: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     """Attach ``users`` and ``tokens`` to the command line."""
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")

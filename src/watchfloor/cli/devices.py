@@ -14,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from watchfloor._cli_common import ConfigFile, DataDir, cli_settings, fail, wide_console
+from watchfloor.adapters.clock import SystemClock
 from watchfloor.app import database_url
-from watchfloor.clock import SystemClock
+from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.config import Settings
 from watchfloor.core.cameras import CameraRegistration
 from watchfloor.core.devices import DeviceKind
@@ -26,9 +26,15 @@ from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import migrate, open_engine
 from watchfloor.taxonomy import load_taxonomy
 
-__all__ = ["devices_app"]
+__all__ = ["register"]
 
 devices_app = typer.Typer(help="Cameras, NVRs and Frigate instances.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``devices`` to the command line."""
+    app.add_typer(devices_app, name="devices")
+
 
 _out = Console(soft_wrap=True, highlight=False)
 

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from watchfloor._simulator_links import CLOSE_TIMEOUT
 from watchfloor.core.statistics import nearest_rank
+from watchfloor.simulator._links import CLOSE_TIMEOUT
 
 __all__ = [
     "MAX_ACCOUNT",
