@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -136,3 +139,21 @@ def test_disable_role_password_and_totp_commands(tmp_path: Path) -> None:
     code, output = _run(tmp_path, "users", "disable", "bob")
     assert (code, output) == (1, "error: user 'bob' does not exist\n")
     assert _run(tmp_path, "users", "reset-totp", "bob")[0] == 1
+
+
+def test_the_server_command_line_makes_auditors_and_their_tokens(tmp_path: Path) -> None:
+    # What the API refuses an administrator (separation of duties) is done on the server.
+    assert _run(tmp_path, "users", "add", "audrey", "--role", "auditor", "--no-password")[0] == 0
+    code, output = _run(tmp_path, "tokens", "create", "--user", "audrey", "--name", "review")
+    assert code == 0, output
+    principal = _authenticate(tmp_path, output.strip().splitlines()[-1])
+    assert principal is not None
+    assert (principal.user, principal.role) == ("audrey", "auditor")
+    with closing(sqlite3.connect(tmp_path / "watchfloor.db")) as database:
+        rows = database.execute(
+            "SELECT actor, via, action, target FROM audit_log WHERE target = 'user:audrey'"
+        ).fetchall()
+    assert rows == [
+        (getpass.getuser(), "cli", "user.add", "user:audrey"),
+        (getpass.getuser(), "cli", "token.create", "user:audrey"),
+    ]

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +25,7 @@ from watchfloor.adapters.auth_events import AuditedAuthEvents, LoggedAuthEvents
 from watchfloor.adapters.bus import LocalBus
 from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.credentials import Argon2Credentials
+from watchfloor.adapters.refusals import RefusalAudit, open_refusal_audit
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
@@ -197,6 +200,7 @@ class Platform:
     dispatching: Dispatching
     notifications: NotificationDispatcher
     webhooks: WebhookOutbox
+    refusals: RefusalAudit
 
 
 async def _bootstrap_tokens(
@@ -380,24 +384,40 @@ async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
 
 
 async def _serve_checkpoints(audit_log: SqlAuditLog, signer: AuditSigner, period: float) -> None:
-    """Sign a checkpoint of the audit chain every ``period`` seconds, and once at the end.
+    """Sign a checkpoint of the audit chain every ``period`` seconds (see ``_checkpointed``)."""
+    while True:
+        await asyncio.sleep(period)
+        try:
+            checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
+            logger.info("audit checkpoint: %s rows", checkpoint.count)
+        except StoreUnavailableError:
+            logger.error("audit checkpoint failed: store unavailable; retrying")
+        except Exception:  # task boundary: checkpoints must outlive a bug in one
+            logger.exception("audit checkpoint failed")
 
-    The last one, written while shutting down, makes rows removed from the end of the chain
-    while the server is stopped detectable.
+
+@asynccontextmanager
+async def _checkpointed(audit_log: SqlAuditLog, signer: AuditSigner) -> AsyncIterator[None]:
+    """Sign a checkpoint of the audit chain on entering the block and on leaving it.
+
+    The one at start-up puts the chain as the server found it under signature at once (not
+    an hour later); the one at the end, after everything that audits has stopped, makes rows
+    removed from the end of the chain while the server is stopped detectable.
     """
+    await _sign_checkpoint(audit_log, signer, "start-up")
     try:
-        while True:
-            await asyncio.sleep(period)
-            try:
-                checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
-                logger.info("audit checkpoint: %s rows", checkpoint.count)
-            except StoreUnavailableError:
-                logger.error("audit checkpoint failed: store unavailable; retrying")
-            except Exception:  # task boundary: checkpoints must outlive a bug in one
-                logger.exception("audit checkpoint failed")
+        yield
     finally:
-        with contextlib.suppress(StoreUnavailableError):
-            await audit_log.add_checkpoint(signer.key_id, signer.sign)
+        await _sign_checkpoint(audit_log, signer, "shutdown")
+
+
+async def _sign_checkpoint(audit_log: SqlAuditLog, signer: AuditSigner, when: str) -> None:
+    try:
+        checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
+    except StoreUnavailableError:
+        logger.error("audit checkpoint at %s failed: store unavailable", when)
+    else:
+        logger.info("audit checkpoint at %s: %s rows", when, checkpoint.count)
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
@@ -470,7 +490,9 @@ async def open_platform(
     """Start everything but the HTTP listener: store, writer, DC-09 listeners, the ASGI app.
 
     On exit the DC-09 listeners close first (their unacknowledged frames will be
-    retransmitted), then the writer drains, then the database closes.
+    retransmitted), then the counted refusals are written, then the writer drains, then a
+    last audit checkpoint is signed, then the database closes. A first checkpoint is signed
+    at start-up.
     """
     clock = clock or SystemClock()
     taxonomy = load_taxonomy(settings.taxonomy_file)
@@ -483,14 +505,17 @@ async def open_platform(
         await _bootstrap_tokens(settings, repository, announce)
         await record_taxonomy(engine, taxonomy, clock)
         bus = LocalBus()
-        async with open_writer(
-            engine,
-            taxonomy,
-            clock,
-            bus.publish,
-            flood_threshold=settings.flood_threshold or None,
-            flood_window=timedelta(seconds=settings.flood_window_seconds),
-        ) as writer:
+        async with (
+            _checkpointed(audit_log, signer),
+            open_writer(
+                engine,
+                taxonomy,
+                clock,
+                bus.publish,
+                flood_threshold=settings.flood_threshold or None,
+                flood_window=timedelta(seconds=settings.flood_window_seconds),
+            ) as writer,
+        ):
             receiver = Dc09Receiver(
                 sink=writer,
                 lookup=AccountDirectory(repository, clock).lookup,
@@ -570,10 +595,18 @@ async def open_platform(
                     _running(webhooks.serve(), name="webhooks"),
                     _running(notifications.serve(bus), name="notifications"),
                     _camera_intake(settings, cameras, writer, clock) as frigate,
+                    open_refusal_audit(
+                        audit_log.record,
+                        clock,
+                        interval=timedelta(seconds=settings.audit_refusal_interval),
+                    ) as refusals,
                 ):
                     users = SqlUsers(engine)
                     auth_events = AuditedAuthEvents(
-                        LoggedAuthEvents(), audit_log.record, via="session"
+                        LoggedAuthEvents(),
+                        audit_log.record,
+                        via="session",
+                        counted=refusals.record,
                     )
                     logins = _logins(settings, users, clock, auth_events)
                     api = create_api(
@@ -594,6 +627,7 @@ async def open_platform(
                             audit_log=audit_log,
                             signer=signer,
                             verify_signature=partial(verify_with, frozenset({signer.key_id})),
+                            refusals=refusals,
                             request_limits=RequestLimits(
                                 default=settings.max_request_bytes,
                                 # Cameras push pictures, and a guard's report may carry
@@ -640,9 +674,37 @@ async def open_platform(
                         dispatching=dispatching,
                         notifications=notifications,
                         webhooks=webhooks,
+                        refusals=refusals,
                     )
     finally:
         await engine.dispose()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a stop signal only ends ``serve``.
+
+    uvicorn raises a SIGTERM or SIGINT it caught again once it has stopped, so that the
+    signal's default action follows; for SIGTERM that ends the process there and then, before
+    ``open_platform`` drains the writer, writes the counted refusals and signs the last audit
+    checkpoint. Here the signal stops the server and the platform then shuts down in order;
+    a second signal during that shutdown has its default effect (the handlers are gone).
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Stop the server on SIGINT/SIGTERM while the block runs (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        stops = (signal.SIGINT, signal.SIGTERM)
+        for stop in stops:
+            loop.add_signal_handler(stop, self.handle_exit, stop, None)
+        try:
+            yield
+        finally:
+            for stop in stops:
+                loop.remove_signal_handler(stop)
 
 
 async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.info) -> None:
@@ -662,7 +724,7 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.
         # The access logs name each request's path, and a push path carries a device secret.
         for name in ("uvicorn.access", "watchfloor.access"):
             logging.getLogger(name).addFilter(RedactPushSecrets())
-        server = uvicorn.Server(config)
+        server = _Server(config)
         logger.info(
             "console and API on http://%s, DC-09 on %s:%s", settings.http, *platform.dc09_address
         )

@@ -258,10 +258,11 @@ async def test_an_open_stream_ends_when_its_token_is_revoked(settings: Settings)
                 "/api/users", headers=admin, json={"name": "wall", "role": "operator"}
             )
             assert made.status_code == 201, made.text
-            token = (
-                await http.post("/api/users/wall/tokens", headers=admin, json={"name": "screen"})
-            ).json()
+        # A token for another user is made on the server (the command line's door).
+        token = await platform.api.state.services.user_admin.create_token(
+            user="wall", label="screen", role=None, actor=None
+        )
         with pytest.raises(WebSocketDisconnect) as closed:
-            await _listen_while_revoking(platform, token["token"], token["id"])
+            await _listen_while_revoking(platform, token.value, token.token.id)
     assert closed.value.code == 4401
     assert closed.value.reason == "session ended or token revoked"

@@ -312,13 +312,15 @@ async def test_only_user_managers_manage_users(client: httpx.AsyncClient) -> Non
 
 
 async def test_disabling_a_user_ends_their_session_and_stops_their_tokens(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, platform: Platform
 ) -> None:
     await _add_user(client)
     session = await _login(client)
-    token = (
-        await client.post("/api/users/alice/tokens", json={"name": "ci"}, headers=ADMIN)
-    ).json()["token"]
+    # A token for another user is made on the server (the command line's door).
+    created = await platform.api.state.services.user_admin.create_token(
+        user="alice", label="ci", role=None, actor=None
+    )
+    token = created.value
 
     changed = await client.patch("/api/users/alice", json={"disabled": True}, headers=ADMIN)
 
@@ -332,13 +334,10 @@ async def test_disabling_a_user_ends_their_session_and_stops_their_tokens(
 async def test_tokens_are_shown_once_listed_without_value_and_revocable(
     client: httpx.AsyncClient,
 ) -> None:
-    await _add_user(client, role="supervisor")
-    too_high = await client.post(
-        "/api/users/alice/tokens", json={"name": "ci", "role": "admin"}, headers=ADMIN
-    )
-    created = await client.post(
-        "/api/users/alice/tokens", json={"name": "ci", "role": "operator"}, headers=ADMIN
-    )
+    await _add_user(client, role="admin")
+    session = await _login(client)  # an administrator makes tokens for themself only
+    too_high = await session.post("/api/users/alice/tokens", {"name": "ci", "role": "auditor"})
+    created = await session.post("/api/users/alice/tokens", {"name": "ci", "role": "operator"})
     body = created.json()
     bearer = {"Authorization": f"Bearer {body['token']}"}
     listed = await client.get("/api/users/alice/tokens", headers=ADMIN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from watchfloor.core.principals import Role
 from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import (
+    UNKNOWN_NAME,
     AuthEventKind,
     LoginRefusedError,
     RateLimitedError,
@@ -86,6 +88,31 @@ async def test_wrong_password_and_unknown_name_get_the_same_refusal(
         await sessions.login(name=name, password=password, code=None, peer="10.0.0.9")
     assert str(raised.value) == "the name, password or code is wrong"
     assert _events(sessions).kinds()[-1] is AuthEventKind.LOGIN_FAILED
+
+
+async def test_a_name_no_user_has_is_recorded_only_as_its_hash(
+    logins: tuple[Logins, UserAdmin],
+) -> None:
+    sessions, _ = logins
+    typed = " hunter2-secret "
+    for _ in range(3):
+        with pytest.raises(LoginRefusedError):
+            await sessions.login(name=typed, password="x", code=None, peer="10.0.0.9")
+    with pytest.raises(RateLimitedError):
+        await sessions.login(name=typed, password="x", code=None, peer="10.0.0.9")
+    with pytest.raises(LoginRefusedError):
+        await sessions.login(name="alice", password="wrong password!", code=None, peer=None)
+
+    events = _events(sessions).events[-5:]
+    assert "hunter2" not in repr(events)
+    digest = hashlib.sha256(b"hunter2-secret").hexdigest()
+    assert [(e.kind, e.subject, e.name_digest) for e in events] == [
+        (AuthEventKind.LOGIN_FAILED, UNKNOWN_NAME, digest),
+        (AuthEventKind.LOGIN_FAILED, UNKNOWN_NAME, digest),
+        (AuthEventKind.LOGIN_FAILED, UNKNOWN_NAME, digest),
+        (AuthEventKind.LOGIN_RATE_LIMITED, UNKNOWN_NAME, digest),
+        (AuthEventKind.LOGIN_FAILED, "alice", None),
+    ]
 
 
 async def test_a_disabled_user_cannot_sign_in_and_their_sessions_end(

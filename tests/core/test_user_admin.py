@@ -12,7 +12,7 @@ from support.users import RecordedEvents, fast_credentials, open_sqlite_users
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.principals import Role
 from watchfloor.core.user_admin import UserAdmin
-from watchfloor.core.users import AuthEventKind, UserInputError
+from watchfloor.core.users import AuthEventKind, SeparationOfDutiesError, UserInputError
 
 PASSWORD = "correct horse battery"
 
@@ -148,3 +148,38 @@ async def test_a_password_reset_checks_the_policy_and_ends_sessions(
     with pytest.raises(NotFoundError):
         await admin.reset_totp("bob", actor=None)
     assert AuthEventKind.PASSWORD_CHANGED in _kinds(admin)
+
+
+async def test_the_api_door_may_not_make_auditors_nor_tokens_for_others(admin: UserAdmin) -> None:
+    await admin.add_user(name="olga", role=Role.OPERATOR, password=None, actor=None)
+    with pytest.raises(SeparationOfDutiesError, match="auditor role"):
+        await admin.add_user(name="audrey", role=Role.AUDITOR, password=None, actor="root")
+    with pytest.raises(SeparationOfDutiesError, match="auditor role"):
+        await admin.update_user("olga", role=Role.AUDITOR, disabled=None, actor="root")
+    with pytest.raises(SeparationOfDutiesError, match="act as them"):
+        await admin.create_token(user="olga", label="ci", role=None, actor="root")
+
+    assert isinstance(admin.events, RecordedEvents)
+    refused = [e for e in admin.events.events if e.kind is AuthEventKind.ADMIN_REFUSED]
+    assert [(e.subject, e.actor) for e in refused] == [
+        ("audrey", "root"),
+        ("olga", "root"),
+        ("olga", "root"),
+    ]
+    assert [(u.name, u.role) for u in await admin.list_users()] == [("olga", Role.OPERATOR)]
+    assert await admin.list_tokens("olga") == []
+
+
+async def test_the_command_line_door_makes_both(admin: UserAdmin) -> None:
+    await admin.add_user(name="audrey", role=Role.AUDITOR, password=None, actor=None)
+    await admin.add_user(name="olga", role=Role.OPERATOR, password=None, actor=None)
+    await admin.update_user("olga", role=Role.AUDITOR, disabled=None, actor=None)
+    created = await admin.create_token(user="audrey", label="review", role=None, actor=None)
+    assert created.token.role is Role.AUDITOR
+    assert AuthEventKind.ADMIN_REFUSED not in _kinds(admin)
+
+
+async def test_an_administrator_makes_tokens_for_themself(admin: UserAdmin) -> None:
+    await admin.add_user(name="root", role=Role.ADMIN, password=None, actor=None)
+    created = await admin.create_token(user="root", label="laptop", role=None, actor="root")
+    assert created.token.user == "root"

@@ -2,7 +2,8 @@
 
 The implementations of ``core.users.AuthEvents`` that the composition root hands to both the
 API and the command line: a log line, and with ``AuditedAuthEvents`` an audit row too. Events carry no
-secret (no password, token or TOTP secret), so every field may be logged.
+secret (no password, token or TOTP secret), so every field may be logged; a name that no user
+has comes only as its hash (``core.users.UNKNOWN_NAME``), shown as such in both.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from watchfloor.core.users import AuthEvent, AuthEventKind
 
 __all__ = ["AUDIT_ACTIONS", "AuditedAuthEvents", "LoggedAuthEvents"]
 
-_WARNINGS: Final = frozenset({AuthEventKind.LOGIN_FAILED, AuthEventKind.LOGIN_RATE_LIMITED})
+_WARNINGS: Final = frozenset(
+    {AuthEventKind.LOGIN_FAILED, AuthEventKind.LOGIN_RATE_LIMITED, AuthEventKind.ADMIN_REFUSED}
+)
+
+
+def _who(event: AuthEvent) -> str:
+    if event.name_digest is None:
+        return repr(event.subject)
+    return f"{event.subject} sha256:{event.name_digest}"
 
 
 class LoggedAuthEvents:
@@ -31,9 +40,9 @@ class LoggedAuthEvents:
         level = logging.WARNING if event.kind in _WARNINGS else logging.INFO
         self._logger.log(
             level,
-            "auth: %s: user=%r actor=%s peer=%s%s",
+            "auth: %s: user=%s actor=%s peer=%s%s",
             event.kind,
-            event.subject,
+            _who(event),
             event.actor or "-",
             event.peer or "-",
             f" ({event.detail})" if event.detail else "",
@@ -55,15 +64,22 @@ AUDIT_ACTIONS: Final = {
     AuthEventKind.USER_CHANGED: "user.change",
     AuthEventKind.TOKEN_CREATED: "token.create",
     AuthEventKind.TOKEN_REVOKED: "token.revoke",
+    AuthEventKind.ADMIN_REFUSED: "access.denied",
 }
 
-_REFUSED: Final = frozenset({AuthEventKind.LOGIN_FAILED, AuthEventKind.LOGIN_RATE_LIMITED})
+_ANYONE: Final = frozenset({AuthEventKind.LOGIN_FAILED, AuthEventKind.LOGIN_RATE_LIMITED})
+_REFUSED: Final = _ANYONE | {AuthEventKind.ADMIN_REFUSED}
 
 
 class AuditedAuthEvents:
     """Implements ``core.users.AuthEvents`` by logging and appending an audit row each.
 
-    ``actor`` None means the subject themself (a login) or the command line (``via``).
+    Failed and rate-limited sign-ins, which anyone can cause, go to ``counted`` when given
+    (``adapters.refusals``: repeats from one source become a count); everything else to
+    ``append``. ``actor`` None means the subject themself (a login) or the command line
+    (``via``). An
+    attempt on a name no user has is ``anonymous``'s, with no target and the name's hash as
+    the row's ``digest``, as a rejected token's is.
     """
 
     def __init__(
@@ -72,25 +88,31 @@ class AuditedAuthEvents:
         append: Callable[[AuditEntry], Awaitable[object]],
         *,
         via: str,
+        counted: Callable[[AuditEntry], Awaitable[object]] | None = None,
     ) -> None:
         self._inner = inner
         self._append = append
         self._via = via
+        self._counted = counted or append
 
     async def record(self, event: AuthEvent) -> None:
         """Log the event and audit it."""
         await self._inner.record(event)
-        actor = event.actor or (event.subject if self._via != "cli" else getpass.getuser())
-        await self._append(
+        known = event.name_digest is None
+        subject = event.subject if known else "anonymous"
+        actor = event.actor or (subject if self._via != "cli" else getpass.getuser())
+        append = self._counted if event.kind in _ANYONE else self._append
+        await append(
             AuditEntry(
                 at=event.at,
                 actor=actor,
                 role=None,
                 via=self._via,
                 action=AUDIT_ACTIONS[event.kind],
-                target=f"user:{event.subject}",
+                target=f"user:{event.subject}" if known else None,
                 peer=event.peer,
                 reason=event.detail or None,
                 outcome=AuditOutcome.DENIED if event.kind in _REFUSED else AuditOutcome.OK,
+                digest=event.name_digest,
             )
         )

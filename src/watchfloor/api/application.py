@@ -19,12 +19,13 @@ from starlette.websockets import WebSocketDisconnect
 from watchfloor.api.audit import (
     AuditLog,
     CheckpointSigner,
+    RefusalLog,
     audit_entry,
     audited,
     record,
 )
 from watchfloor.api.audit_log import audit_router
-from watchfloor.api.auth import allowed, websocket_principal
+from watchfloor.api.auth import allowed, audit_refusal, websocket_principal
 from watchfloor.api.cameras import CameraServices, cameras_router
 from watchfloor.api.errors import exception_handlers
 from watchfloor.api.field import FieldServices
@@ -103,6 +104,8 @@ class ApiServices:
     signer: CheckpointSigner
     #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
     verify_signature: Callable[[str, bytes, str], bool]
+    #: Where refusals are audited, repeats from one source counted (``api.audit.record``).
+    refusals: RefusalLog
     request_limits: RequestLimits = DEFAULT_LIMITS
     #: How often an open stream checks that its token or session is still good.
     stream_recheck_seconds: float = 30.0
@@ -278,6 +281,8 @@ def _api_router() -> APIRouter:
             return
         services: ApiServices = websocket.app.state.services
         if not may(principal.role, Permission.READ_ALARMS):
+            reason = f"may not {Permission.READ_ALARMS}"
+            await audit_refusal(websocket, principal, "access.denied", reason=reason)
             await websocket.close(
                 code=4403, reason=f"the {principal.role} role may not read alarms"
             )
@@ -324,7 +329,7 @@ async def _credentials_end(websocket: WebSocket, period: float) -> None:
     """
     while True:
         await asyncio.sleep(period)
-        if await websocket_principal(websocket) is None:
+        if await websocket_principal(websocket, audited=False) is None:
             return
 
 

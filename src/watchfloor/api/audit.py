@@ -31,6 +31,7 @@ from watchfloor.core.principals import Principal
 __all__ = [
     "AuditLog",
     "CheckpointSigner",
+    "RefusalLog",
     "audit_entry",
     "audited",
     "audited_handling",
@@ -87,6 +88,14 @@ class CheckpointSigner(Protocol):
 
     def sign(self, message: bytes) -> str:
         """The hex signature of a message."""
+        ...
+
+
+class RefusalLog(Protocol):
+    """Where refusals are audited (``adapters.refusals.RefusalAudit``): repeats are counted."""
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Append the refusal now, or count it as a repeat of this interval's first."""
         ...
 
 
@@ -187,6 +196,17 @@ async def audited_handling(
 
 
 async def record(request: HTTPConnection, entry: AuditEntry) -> None:
-    """Append an entry on its own (a refusal, a login, an action with no data write)."""
-    repository: Repository = request.app.state.services.repository
+    """Append an entry on its own (a refusal, a login, an action with no data write).
+
+    A refusal of a request that proved no identity (no role) goes through the refusal log,
+    which writes the first of a source's repeated refusals at once and the rest as a count
+    (``core.refusals``). A refused signed-in user or valid token is written in full: they are
+    accountable, and add a row with every read anyway.
+    """
+    services = request.app.state.services
+    if entry.outcome is AuditOutcome.DENIED and entry.role is None:
+        refusals: RefusalLog = services.refusals
+        await refusals.record(entry)
+        return
+    repository: Repository = services.repository
     await repository.record_audit(entry)

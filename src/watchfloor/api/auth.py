@@ -8,6 +8,14 @@ derived from the session token (which another site can neither read nor compute)
 the browser says, the same origin (``Origin``, ``Sec-Fetch-Site``). Routes declare the
 permission they need with ``allowed``; the role-to-permission matrix is
 ``core.principals.PERMISSIONS``.
+
+Every refusal of presented credentials or of a permission is audited through
+``audit_refusal``, over REST and on the stream alike: ``token.rejected`` (an unknown or revoked
+token, kept as its SHA-256), ``session.rejected`` (a session cookie that is no live session),
+``csrf.refused`` (a cross-site request, or a missing or wrong CSRF header) and
+``access.denied`` (a role or crew without the permission). A request without any credentials
+is refused with 401 and not audited: it presented nothing to guess with. Repeats from one
+source are counted rather than written one row each (``api.audit.record``).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ __all__ = [
     "CurrentPrincipal",
     "CurrentSession",
     "allowed",
+    "audit_refusal",
     "authenticate_token",
     "bearer_token",
     "csrf_token",
@@ -68,6 +77,33 @@ async def authenticate_token(repository: Repository, token: str | None) -> Princ
     return await repository.authenticate(token)
 
 
+async def audit_refusal(
+    connection: HTTPConnection,
+    principal: Principal | None,
+    action: str,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+) -> None:
+    """Audit the refusal of this request or stream connection (outcome ``denied``).
+
+    The target is the method (``WEBSOCKET`` for the stream) and path, never the query string.
+    """
+    method = connection.scope.get("method", "WEBSOCKET")
+    await record(
+        connection,
+        audit_entry(
+            connection,
+            principal,
+            action,
+            f"{method} {connection.url.path}",
+            reason=reason,
+            digest=digest,
+            outcome=AuditOutcome.DENIED,
+        ),
+    )
+
+
 def csrf_token(session_token: str) -> str:
     """Return the CSRF token of a session: derived from its token, so never stored."""
     digest = hashlib.sha256(b"watchfloor csrf\0" + session_token.encode()).digest()
@@ -99,17 +135,22 @@ async def require_session(request: Request) -> SessionPrincipal:
     Cookie-carried unsafe requests need the session's CSRF token in ``X-CSRF-Token`` and must
     not come from another origin (403 otherwise).
     """
-    if not request.cookies.get(SESSION_COOKIE):
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         raise HTTPException(401, "not signed in", headers=_CHALLENGE)
     signed_in = await _session(request)
     if signed_in is None:
+        await audit_refusal(request, None, "session.rejected", digest=content_digest(cookie))
         raise HTTPException(401, "the session has expired or ended; sign in again")
     if request.method not in _SAFE_METHODS:
+        problem = None
         if not same_origin(request.headers, request):
-            raise HTTPException(403, "cross-site request refused")
-        expected = csrf_token(request.cookies[SESSION_COOKIE])
-        if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), expected):
-            raise HTTPException(403, f"missing or wrong {CSRF_HEADER} header")
+            problem = "cross-site request refused"
+        elif not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(cookie)):
+            problem = f"missing or wrong {CSRF_HEADER} header"
+        if problem is not None:
+            await audit_refusal(request, signed_in.principal, "csrf.refused", reason=problem)
+            raise HTTPException(403, problem)
     request.state.signed_in = signed_in
     return signed_in
 
@@ -143,36 +184,36 @@ async def require_principal(
     principal = await authenticate_token(repository, token)
     if principal is None:
         # A token that is not (or no longer) valid: someone guessing, or a stale client.
-        await record(
-            request,
-            audit_entry(
-                request,
-                None,
-                "token.rejected",
-                f"{request.method} {request.url.path}",
-                outcome=AuditOutcome.DENIED,
-                digest=content_digest(token),
-            ),
-        )
+        await audit_refusal(request, None, "token.rejected", digest=content_digest(token))
         raise HTTPException(401, "invalid or revoked token", headers=_CHALLENGE)
     return principal
 
 
-async def websocket_principal(websocket: WebSocket) -> Principal | None:
+async def websocket_principal(websocket: WebSocket, *, audited: bool = True) -> Principal | None:
     """Return the principal of a stream connection, or None.
 
     A token (``?token=`` or bearer header) or the session cookie; with the cookie the
     connection must come from our own origin (browsers always send ``Origin`` on WebSockets).
+    Refused credentials are audited as over REST, unless ``audited`` is False (the periodic
+    re-check of an open stream, whose end is not a new attempt).
     """
     repository: Repository = websocket.app.state.services.repository
     token = websocket.query_params.get("token") or bearer_token(
         websocket.headers.get("authorization")
     )
     if token:
-        return await authenticate_token(repository, token)
+        principal = await authenticate_token(repository, token)
+        if principal is None and audited:
+            await audit_refusal(websocket, None, "token.rejected", digest=content_digest(token))
+        return principal
     if not same_origin(websocket.headers, websocket):
+        if audited:
+            await audit_refusal(websocket, None, "csrf.refused", reason="cross-site stream")
         return None
+    cookie = websocket.cookies.get(SESSION_COOKIE)
     signed_in = await _session(websocket)
+    if signed_in is None and cookie and audited:
+        await audit_refusal(websocket, None, "session.rejected", digest=content_digest(cookie))
     return None if signed_in is None else signed_in.principal
 
 
@@ -188,17 +229,7 @@ _CHECKS: dict[Permission, Callable[..., Awaitable[Principal]]] = {}
 def _check(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     async def check(request: Request, principal: CurrentPrincipal) -> Principal:
         if not may(principal.role, permission):
-            await record(
-                request,
-                audit_entry(
-                    request,
-                    principal,
-                    "access.denied",
-                    f"{request.method} {request.url.path}",
-                    reason=f"may not {permission}",
-                    outcome=AuditOutcome.DENIED,
-                ),
-            )
+            await audit_refusal(request, principal, "access.denied", reason=f"may not {permission}")
             raise HTTPException(403, f"the {principal.role} role may not {permission}")
         return principal
 

@@ -25,6 +25,7 @@ from watchfloor.core.users import (
     LoginRefusedError,
     RateLimitedError,
     SecondFactorRequiredError,
+    SeparationOfDutiesError,
     UserInputError,
 )
 
@@ -48,6 +49,7 @@ ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = {
     LoginRefusedError: (401, "login_refused"),
     SecondFactorRequiredError: (401, "totp_required"),
     RateLimitedError: (429, "rate_limited"),
+    SeparationOfDutiesError: (403, "separation_of_duties"),
 }
 
 

@@ -16,6 +16,7 @@ from watchfloor.api.auth import (
     CurrentPrincipal,
     CurrentSession,
     allowed,
+    audit_refusal,
     csrf_token,
     same_origin,
     session_of,
@@ -79,6 +80,7 @@ def sessions_router() -> APIRouter:
     ) -> MeOut:
         # Another site must not sign a browser in to an account of its choosing.
         if not same_origin(request.headers, request):
+            await audit_refusal(request, None, "csrf.refused", reason="cross-site sign-in")
             raise HTTPException(403, "cross-site sign-in refused")
         result = await logins.login(
             name=body.name, password=body.password, code=body.code, peer=_peer(request)
@@ -154,6 +156,8 @@ def sessions_router() -> APIRouter:
     async def update_user(
         name: str, body: UserChange, principal: UserManager, admin: AdminDep
     ) -> UserOut:
+        if body.role is not None:  # refused before anything else of the request is done
+            await admin.check_grant(name, body.role, actor=principal.user)
         if body.password is not None:
             await admin.set_password(name, body.password, actor=principal.user)
         if body.reset_totp:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from watchfloor.api.audit import audited_in
-from watchfloor.api.auth import allowed
+from watchfloor.api.auth import allowed, audit_refusal
 from watchfloor.api.field import Field as FieldDependency
 from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import AlarmId, BodyId, DispatchId, UnitId
@@ -137,9 +137,11 @@ async def _unit_out(field: FieldServices, detail: UnitDetail) -> UnitOut:
     )
 
 
-def _check_crew(principal: Principal, user: str | None, name: str) -> None:
+async def _check_crew(request: Request, principal: Principal, user: str | None, name: str) -> None:
     if user != principal.user and not may(principal.role, Permission.MANAGE_UNITS):
-        raise HTTPException(403, f"{principal.user} does not report for unit {name}")
+        problem = f"{principal.user} does not report for unit {name}"
+        await audit_refusal(request, principal, "access.denied", reason=problem)
+        raise HTTPException(403, problem)
 
 
 @asynccontextmanager
@@ -197,7 +199,7 @@ def units_router() -> APIRouter:
         field: FieldDependency,
     ) -> UnitOut:
         unit = (await field.store.get_unit(unit_id)).unit
-        _check_crew(principal, unit.user, unit.name)
+        await _check_crew(request, principal, unit.user, unit.name)
         if body.status is UnitStatus.DISPATCHED:
             raise HTTPException(422, "status: a unit is dispatched by an operator, not by itself")
         async with _audited_dispatching(
@@ -245,7 +247,7 @@ def units_router() -> APIRouter:
     ) -> DispatchOut:
         dispatch = await field.store.get_dispatch(dispatch_id)
         unit = (await field.store.get_unit(dispatch.unit_id)).unit
-        _check_crew(principal, unit.user, unit.name)
+        await _check_crew(request, principal, unit.user, unit.name)
         async with _audited_dispatching(
             request, field, principal, "dispatch.acknowledge", f"dispatch:{dispatch_id}"
         ) as (_, dispatching):

@@ -72,8 +72,11 @@ class Settings:
     flood_threshold: int = 20
     flood_window_seconds: float = 60.0
     log_level: str = "INFO"
-    # Audit: how often the chain's head is signed (also on demand and at shutdown).
+    # Audit: how often the chain's head is signed (also on demand, at start and at shutdown).
     audit_checkpoint_interval: float = 3600.0
+    # Refusals repeated by one source within this many seconds are audited as one row and a
+    # count (``core.refusals``).
+    audit_refusal_interval: float = 300.0
     # Retention, in days, per kind of data; the purge job runs every retention_purge_interval
     # seconds. Raw signals and images serve verification of recent alarms; notes and call
     # texts can name people; closed alarms are kept for a year of statistics and complaints.
@@ -187,6 +190,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,
     "audit_checkpoint_interval": _parse_positive_float,
+    "audit_refusal_interval": _parse_positive_float,
     "retention_signals_days": _parse_positive_int,
     "retention_images_days": _parse_positive_int,
     "retention_notes_days": _parse_positive_int,

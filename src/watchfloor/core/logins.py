@@ -4,7 +4,8 @@ A login is refused with one message whatever was wrong (unknown name, disabled u
 password, wrong code), after the same argon2 work, so that the answer tells nothing about
 which names exist. Failures count against the name and against the client address
 (``core.throttle``); past the limit, attempts are refused before any password is checked.
-Every outcome goes to ``AuthEvents``.
+Every outcome goes to ``AuthEvents``; a name that no user has is recorded only as its hash
+(``core.users.UNKNOWN_NAME``), since people type passwords into the name field.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from watchfloor.core.audit import content_digest
 from watchfloor.core.errors import NotFoundError
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Principal
 from watchfloor.core.throttle import FailureWindow
 from watchfloor.core.users import (
+    UNKNOWN_NAME,
     AuthEvent,
     AuthEventKind,
     AuthEvents,
@@ -89,20 +92,20 @@ class Logins:
             )
             if wait is not None
         ]
-        if waits:
-            await self._record(AuthEventKind.LOGIN_RATE_LIMITED, name, peer=peer)
-            raise RateLimitedError(max(waits))
         stored = await self.store.find_user(name.strip())
+        if waits:
+            await self._record(AuthEventKind.LOGIN_RATE_LIMITED, *_subject(name, stored), peer=peer)
+            raise RateLimitedError(max(waits))
         usable = stored is not None and stored.user.active
         password_hash = stored.password_hash if stored is not None and usable else None
         if not await self.credentials.verify_password(password_hash, password) or stored is None:
-            await self._refuse(name, name_key, address_key, peer, "wrong name or password")
+            await self._refuse(stored, name, name_key, address_key, peer, "wrong name or password")
         assert stored is not None  # noqa: S101 - _refuse raised otherwise; for the type checker
         if stored.totp_secret is not None:
             if not code:
                 raise SecondFactorRequiredError
             if not await self._code_is_good(stored, stored.totp_secret, code):
-                await self._refuse(name, name_key, address_key, peer, "wrong TOTP code")
+                await self._refuse(stored, name, name_key, address_key, peer, "wrong TOTP code")
         self.by_name.forget(name_key)
         if password_hash is not None and self.credentials.needs_rehash(password_hash):
             await self.store.set_password(
@@ -214,12 +217,20 @@ class Logins:
         return step is not None and await self.store.use_totp_step(stored.user.name, step)
 
     async def _refuse(
-        self, name: str, name_key: str, address_key: str, peer: str | None, why: str
+        self,
+        stored: StoredUser | None,
+        name: str,
+        name_key: str,
+        address_key: str,
+        peer: str | None,
+        why: str,
     ) -> None:
         now = self.clock.monotonic()
         self.by_name.fail(name_key, now)
         self.by_address.fail(address_key, now)
-        await self._record(AuthEventKind.LOGIN_FAILED, name, peer=peer, detail=why)
+        await self._record(
+            AuthEventKind.LOGIN_FAILED, *_subject(name, stored), peer=peer, detail=why
+        )
         raise LoginRefusedError
 
     def _signed_in(self, user: User, session: ConsoleSession) -> SessionPrincipal:
@@ -234,8 +245,28 @@ class Logins:
         )
 
     async def _record(
-        self, kind: AuthEventKind, subject: str, *, peer: str | None, detail: str = ""
+        self,
+        kind: AuthEventKind,
+        subject: str,
+        name_digest: str | None = None,
+        *,
+        peer: str | None,
+        detail: str = "",
     ) -> None:
         await self.events.record(
-            AuthEvent(kind=kind, at=self.clock.now(), subject=subject, peer=peer, detail=detail)
+            AuthEvent(
+                kind=kind,
+                at=self.clock.now(),
+                subject=subject,
+                peer=peer,
+                detail=detail,
+                name_digest=name_digest,
+            )
         )
+
+
+def _subject(name: str, stored: StoredUser | None) -> tuple[str, str | None]:
+    """Return the subject and name digest of an attempt: a user's name, or only a hash."""
+    if stored is not None:
+        return stored.user.name, None
+    return UNKNOWN_NAME, content_digest(name.strip())

@@ -4,6 +4,11 @@ Both doors (API and command line) go through ``UserAdmin``, so that the rules (v
 the password policy, a token's role never above its user's) and the ``AuthEvents`` record are
 the same whichever was used. ``actor`` names who acted: a user for the API, ``None`` for the
 command line, which runs with the database's own rights.
+
+Separation of duties: two things one administrator must not do alone, because they would let
+them act as someone else or read the record of their own actions, are refused through the
+API (``SeparationOfDutiesError``, audited with both names) and left to the command line on
+the server: creating a token for another user, and granting the auditor role.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from watchfloor.core.users import (
     AuthEventKind,
     AuthEvents,
     Credentials,
+    SeparationOfDutiesError,
     User,
     UserInputError,
     UserStore,
@@ -56,8 +62,10 @@ class UserAdmin:
         Raises:
             UserInputError: the name or password breaks the rules.
             ConflictError: the name is taken.
+            SeparationOfDutiesError: an auditor made through the API (``actor`` given).
         """
         name = check_user_name(name)
+        await self.check_grant(name, role, actor=actor)
         password_hash = (
             None
             if password is None
@@ -83,7 +91,10 @@ class UserAdmin:
 
         Raises:
             NotFoundError: no such user.
+            SeparationOfDutiesError: the auditor role granted through the API.
         """
+        if role is not None:
+            await self.check_grant(name, role, actor=actor)
         now = self.clock.now()
         user = await self.store.update_user(name, role=role, disabled=disabled, now=now)
         changes = []
@@ -131,8 +142,16 @@ class UserAdmin:
             UserInputError: the label is invalid, the role exceeds the user's, or the user
                 is disabled.
             ConflictError: the user has an unrevoked token of that label.
+            SeparationOfDutiesError: a token for another user asked through the API.
         """
         label = check_label(label)
+        if actor is not None and actor != user:
+            await self._refuse(
+                user,
+                actor,
+                f"a token for {user!r} is created on the server (watchfloor tokens create); "
+                "an API token for another user would let its maker act as them",
+            )
         stored = await self.store.find_user(user)
         if stored is None:
             raise NotFoundError(f"user {user!r} does not exist")
@@ -178,6 +197,25 @@ class UserAdmin:
         if token is None:
             raise NotFoundError(f"{user!r} has no unrevoked token named {label!r}")
         return await self.revoke_token(token.id, actor=actor)
+
+    async def check_grant(self, name: str, role: Role, *, actor: str | None) -> None:
+        """Refuse (and record) giving ``name`` this role when the actor may not do it alone.
+
+        Raises:
+            SeparationOfDutiesError: the auditor role, asked through the API.
+        """
+        if actor is not None and role is Role.AUDITOR:
+            await self._refuse(
+                name,
+                actor,
+                "the auditor role is granted on the server (watchfloor users); administrators "
+                "do not choose who audits them",
+            )
+
+    async def _refuse(self, subject: str, actor: str, why: str) -> None:
+        """Record the refusal with both names, then raise it."""
+        await self._record(AuthEventKind.ADMIN_REFUSED, subject, actor, why)
+        raise SeparationOfDutiesError(why)
 
     async def _token_revoked(self, token: ApiToken, actor: str | None) -> None:
         await self._record(

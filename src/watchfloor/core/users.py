@@ -28,6 +28,7 @@ from watchfloor.core.principals import PERMISSIONS, Role
 __all__ = [
     "MAX_PASSWORD",
     "MIN_PASSWORD",
+    "UNKNOWN_NAME",
     "ApiToken",
     "AuthEvent",
     "AuthEventKind",
@@ -37,6 +38,7 @@ __all__ = [
     "LoginRefusedError",
     "RateLimitedError",
     "SecondFactorRequiredError",
+    "SeparationOfDutiesError",
     "SessionPolicy",
     "StoredUser",
     "User",
@@ -52,6 +54,9 @@ MIN_PASSWORD: Final = 12
 #: Long enough for any passphrase, short enough that hashing it is no denial of service.
 MAX_PASSWORD: Final = 1024
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+#: The subject of an event about a name no user has. What was typed may be a password typed
+#: into the name field, so it is kept only as its SHA-256 (``AuthEvent.name_digest``).
+UNKNOWN_NAME: Final = "(unknown name)"
 _MAX_LABEL: Final = 100
 
 
@@ -62,6 +67,15 @@ class UserInputError(WatchfloorError):
         super().__init__(f"{field_name}: {problem}")
         self.field = field_name
         self.problem = problem
+
+
+class SeparationOfDutiesError(WatchfloorError):
+    """An administrator asked through the API for what needs a second person or the server.
+
+    Minting a token for another user would let one act as them, and making an auditor would
+    let the administrators read the log of their own actions: those take the command line on
+    the server (``watchfloor users`` / ``watchfloor tokens``).
+    """
 
 
 class LoginRefusedError(WatchfloorError):
@@ -184,6 +198,7 @@ class AuthEventKind(StrEnum):
     USER_CHANGED = "user changed"
     TOKEN_CREATED = "token created"  # noqa: S105 - an event name
     TOKEN_REVOKED = "token revoked"  # noqa: S105 - an event name
+    ADMIN_REFUSED = "refused: separation of duties"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,10 +208,11 @@ class AuthEvent:
     Attributes:
         kind: what happened.
         at: when.
-        subject: the user name it concerns (as typed, for a failed login).
+        subject: the user name it concerns; ``UNKNOWN_NAME`` when no user has the name typed.
         actor: who did it (None: the subject themself, or nobody signed in).
         peer: the client address, when it came over the network.
         detail: short, secret-free facts (a role, a token label).
+        name_digest: with ``UNKNOWN_NAME``, the SHA-256 of the name typed (never the name).
     """
 
     kind: AuthEventKind
@@ -205,6 +221,7 @@ class AuthEvent:
     actor: str | None = None
     peer: str | None = None
     detail: str = ""
+    name_digest: str | None = None
 
 
 class AuthEvents(Protocol):
