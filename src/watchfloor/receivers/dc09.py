@@ -161,6 +161,7 @@ class _Connection:
     """What the connection table knows of one TCP connection, to choose whom to close."""
 
     task: asyncio.Task[None]
+    writer: asyncio.StreamWriter
     peer: str
     last_heard: float
     acked: bool = False
@@ -318,7 +319,7 @@ class Dc09Receiver:
             return encode_nak(now=received_at)
         return None
 
-    def _admit_connection(self, peer: str) -> _Connection | None:
+    def _admit_connection(self, writer: asyncio.StreamWriter, peer: str) -> _Connection | None:
         """Enter a new connection in the table, closing another if it is full."""
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - asyncio.start_server runs each client in a task
@@ -328,7 +329,9 @@ class Dc09Receiver:
             # stays, a slow or idle sender goes (a panel reconnects when it has news).
             victim = min(self._connections.values(), key=lambda c: (c.acked, c.last_heard))
             del self._connections[victim.task]
-            victim.task.cancel()
+            # Closing its transport ends its read with EOF and frees the descriptor at once;
+            # a frame it is storing is still stored, only its ACK has nowhere to go.
+            victim.writer.close()
             self.count_limit(
                 "limit_max_connections",
                 "dc09 connection from %s closed to admit %s: max_connections (%d) reached",
@@ -336,7 +339,9 @@ class Dc09Receiver:
                 peer,
                 self.settings.max_connections,
             )
-        connection = _Connection(task=task, peer=peer, last_heard=self._clock.monotonic())
+        connection = _Connection(
+            task=task, writer=writer, peer=peer, last_heard=self._clock.monotonic()
+        )
         self._connections[task] = connection
         return connection
 
@@ -345,7 +350,7 @@ class Dc09Receiver:
     ) -> None:
         """Serve one TCP connection until the peer closes it, times out or breaks a limit."""
         peer = _peer_name(writer)
-        connection = self._admit_connection(peer)
+        connection = self._admit_connection(writer, peer)
         self.counters["connections"] += 1
         splitter = FrameSplitter(max_frame_size=self.settings.max_frame)
         frame_timeout = self.settings.frame_timeout
