@@ -29,12 +29,20 @@ def test_connection_budget_keeps_descriptors_for_the_rest(
     assert connection_budget(requested, open_files) == budget
 
 
+class _Records(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
 def asyncio_records() -> Iterator[list[logging.LogRecord]]:
     """What the ``asyncio`` logger emits while the test runs."""
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = _Records(records)
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)
     try:
