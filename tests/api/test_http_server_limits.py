@@ -62,5 +62,8 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
 
 async def test_forwarded_for_from_a_trusted_proxy_names_the_client(settings: Settings) -> None:
     behind_proxy = replace(settings, trusted_proxies=("127.0.0.1/32",))
-    async with open_platform(behind_proxy) as platform, serve_http(behind_proxy, platform.api) as url:
+    async with (
+        open_platform(behind_proxy) as platform,
+        serve_http(behind_proxy, platform.api) as url,
+    ):
         assert await _failed_login_peer(platform, url) == "203.0.113.7"

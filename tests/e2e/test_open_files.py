@@ -40,8 +40,9 @@ def _soft_limit(pid: int) -> int:
 def _idle_connections(port: int, count: int) -> Iterator[None]:
     sockets: list[socket.socket] = []
     try:
-        for _ in range(count):
-            sockets.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        sockets.extend(
+            socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)
+        )
         yield
     finally:
         for sock in sockets:

@@ -5,8 +5,9 @@ of frames or connections from 127.0.0.1, and every wait is bounded."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import Any
@@ -145,11 +146,26 @@ def _receiver(sink: _HeldSink, clock: FakeClock, settings: Dc09Settings) -> Dc09
     )
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    """Wait (bounded) until the receiver has done what ``condition`` checks."""
-    async with asyncio.timeout(30):
-        while not condition():
-            await asyncio.sleep(0.01)
+class _LimitLogged(logging.Handler):
+    """Sets ``logged`` once the receiver logs that a limit bit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.logged.set()
+
+
+@contextmanager
+def _limit_logged() -> Iterator[asyncio.Event]:
+    handler = _LimitLogged()
+    logger = logging.getLogger("watchfloor.receivers.dc09")
+    logger.addHandler(handler)
+    try:
+        yield handler.logged
+    finally:
+        logger.removeHandler(handler)
 
 
 async def test_unregistered_work_in_flight_is_bounded_and_registered_traffic_passes(
@@ -183,15 +199,18 @@ async def test_datagrams_in_flight_are_bounded(clock: FakeClock) -> None:
         open_dc09_listeners(receiver, host="127.0.0.1", port=0) as (host, port),
         _udp_socket(host, port) as sock,
     ):
-        for seq in range(1, 5):
-            sock.send(sia_frame(REGISTERED, seq))
-        await sink.wait_held(2)
-        await _until(lambda: receiver.counters["limit_datagrams_in_flight"] == 2)
+        with _limit_logged() as dropped:
+            for seq in range(1, 4):
+                sock.send(sia_frame(REGISTERED, seq))
+            await sink.wait_held(2)
+            async with asyncio.timeout(30):
+                await dropped.wait()
+        assert receiver.counters["limit_datagrams_in_flight"] == 1
         sink.release()
         assert b'"ACK"0001' in await _reply_for(sock, b'"ACK"0001')
         assert b'"ACK"0002' in await _reply_for(sock, b'"ACK"0002')
-        sock.send(sia_frame(REGISTERED, 5))  # room again: answered
-        assert b'"ACK"0005' in await _reply_for(sock, b"ACK")
+        sock.send(sia_frame(REGISTERED, 4))  # room again: answered
+        assert b'"ACK"0004' in await _reply_for(sock, b"ACK")
     assert receiver.counters["acked"] == 3
 
 

@@ -146,6 +146,4 @@ class _HeadLimitedProtocol(HttpToolsProtocol):
 
 def head_limited_protocol(max_head_bytes: int) -> type[asyncio.Protocol]:
     """Return the HTTP protocol class for uvicorn's ``http`` option, with this head limit."""
-    return type(
-        "HeadLimitedProtocol", (_HeadLimitedProtocol,), {"max_head_bytes": max_head_bytes}
-    )
+    return type("HeadLimitedProtocol", (_HeadLimitedProtocol,), {"max_head_bytes": max_head_bytes})

@@ -389,8 +389,9 @@ class Dc09Receiver:
                         writer.write(reply)
                         await writer.drain()
                 if oversize is not None:
-                    self.counters["limit_max_frame"] += 1
-                    logger.warning("dc09 connection from %s closed: %s", peer, oversize)
+                    self.count_limit(
+                        "limit_max_frame", "dc09 connection from %s closed: %s", peer, oversize
+                    )
                     return
                 if frames:
                     frame_started = now if splitter.pending else None
@@ -459,8 +460,9 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     async def _answer(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         peer = f"{addr[0]}:{addr[1]}"
         if len(data) > self._receiver.settings.max_frame:
-            self._receiver.counters["limit_max_frame"] += 1
-            logger.warning("dc09 datagram from %s dropped: %d bytes", peer, len(data))
+            self._receiver.count_limit(
+                "limit_max_frame", "dc09 datagram from %s dropped: %d bytes", peer, len(data)
+            )
             return
         frames = FrameSplitter(max_frame_size=self._receiver.settings.max_frame).feed(data)
         if not frames:
