@@ -98,3 +98,34 @@ def test_bad_flood_control_settings_are_reported_together() -> None:
     assert "flood_threshold: must be 0 or more" in problems
     assert "flood_window_seconds: must be positive" in problems
     assert len(caught.value.problems) == 2
+
+
+def test_limits_and_exposure_settings_come_from_the_environment() -> None:
+    settings = load_settings(
+        environ={
+            "WATCHFLOOR_DC09_FRAME_TIMEOUT": "5",
+            "WATCHFLOOR_MAX_HEADER_BYTES": "16384",
+            "WATCHFLOOR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/24,,::1",
+            "WATCHFLOOR_METRICS_TOKEN": "scrape-secret",
+        }
+    )
+    assert settings.dc09_frame_timeout == 5.0
+    assert settings.max_header_bytes == 16384
+    assert settings.trusted_proxies == ("127.0.0.1/32", "10.0.0.0/24", "::1/128")
+    assert settings.metrics_token == Secret("scrape-secret")
+    assert "scrape-secret" not in repr(settings)
+
+
+def test_by_default_no_proxy_is_trusted_and_metrics_need_an_admin() -> None:
+    settings = load_settings(environ={})
+    assert settings.trusted_proxies == ()
+    assert settings.metrics_token is None
+    assert settings.dc09_frame_timeout == 10.0
+    assert settings.max_header_bytes == 64 * 1024
+
+
+def test_a_trusted_proxy_that_is_no_address_is_named() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={"WATCHFLOOR_TRUSTED_PROXIES": "10.0.0.1, proxy.example"})
+    (problem,) = caught.value.problems
+    assert "trusted_proxies: 'proxy.example' is not an IP address or network" in problem

@@ -25,6 +25,13 @@ from watchfloor.adapters.auth_events import AuditedAuthEvents, LoggedAuthEvents
 from watchfloor.adapters.bus import LocalBus
 from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.credentials import Argon2Credentials
+from watchfloor.adapters.open_files import (
+    FD_RESERVE,
+    AcceptErrorFilter,
+    connection_budget,
+    open_file_limit,
+    raise_open_file_limit,
+)
 from watchfloor.adapters.refusals import RefusalAudit, open_refusal_audit
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.api import ApiServices, create_api
@@ -32,6 +39,7 @@ from watchfloor.api.application import Metric
 from watchfloor.api.cameras import CameraServices, RedactPushSecrets
 from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
+from watchfloor.api.head_limit import head_limited_protocol
 from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.config import Settings
@@ -73,6 +81,7 @@ from watchfloor.taxonomy import load_taxonomy
 __all__ = [
     "Platform",
     "database_url",
+    "http_server_config",
     "open_platform",
     "open_repository",
     "open_user_admin",
@@ -82,6 +91,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between two reads of which DC-09 accounts are registered (see AccountDirectory).
+_ACCOUNTS_REFRESH_SECONDS = 10.0
 
 
 def database_url(settings: Settings) -> str:
@@ -148,11 +160,14 @@ def _logins(settings: Settings, users: SqlUsers, clock: Clock, events: AuthEvent
 
 
 class AccountDirectory:
-    """The receiver's view of DC-09 accounts, read from the store and kept for a second.
+    """The receiver's view of DC-09 accounts, read from the store.
 
-    Panels send in bursts; the second-long memory spares the store two reads per frame while
-    an account added, changed or disabled (CLI, API, another node) still applies within
-    ``ttl`` seconds.
+    ``lookup`` keeps each answer for ``ttl`` seconds: panels send in bursts, and the memory
+    spares the store two reads per frame while an account added, changed or disabled (CLI,
+    API, another node) still applies within ``ttl`` seconds. ``is_registered`` answers from
+    memory alone (the accounts registered at the last ``refresh``, which ``serve`` repeats,
+    and those a lookup found since), so that the receiver can let registered panels past its
+    limits on unregistered traffic without asking the store.
     """
 
     def __init__(self, repository: SqlRepository, clock: Clock, *, ttl: float = 1.0) -> None:
@@ -160,6 +175,26 @@ class AccountDirectory:
         self._clock = clock
         self._ttl = ttl
         self._views: dict[str, tuple[float, AccountView | None]] = {}
+        self._registered: set[str] = set()
+
+    def is_registered(self, account: str) -> bool:
+        """Return whether the account is known to be registered (no I/O)."""
+        return account in self._registered
+
+    async def refresh(self) -> None:
+        """Read which accounts are registered now (one light query)."""
+        self._registered = set(await self._repository.registered_accounts())
+
+    async def serve(self, period: float) -> None:
+        """Refresh every ``period`` seconds, until cancelled."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.refresh()
+            except StoreUnavailableError:
+                logger.error("registered accounts not refreshed: store unavailable; retrying")
+            except Exception:  # task boundary: the refresh must outlive a bug in one run
+                logger.exception("registered accounts not refreshed")
 
     async def lookup(self, account: str) -> AccountView | None:
         """Return the account's view (None: not registered)."""
@@ -172,6 +207,9 @@ class AccountDirectory:
         if device is not None:
             key = await self._repository.account_key(account) if device.has_key else None
             view = AccountView(key=key, enabled=device.enabled)
+            self._registered.add(account)
+        else:
+            self._registered.discard(account)
         if len(self._views) > 100_000:
             self._views.clear()  # a scan of random accounts must not grow memory forever
         self._views[account] = (now, view)
@@ -516,14 +554,18 @@ async def open_platform(
                 flood_window=timedelta(seconds=settings.flood_window_seconds),
             ) as writer,
         ):
+            accounts = AccountDirectory(repository, clock)
+            await accounts.refresh()
             receiver = Dc09Receiver(
                 sink=writer,
-                lookup=AccountDirectory(repository, clock).lookup,
+                lookup=accounts.lookup,
+                registered=accounts.is_registered,
                 clock=clock,
                 settings=Dc09Settings(
                     idle_timeout=settings.dc09_idle_timeout,
+                    frame_timeout=settings.dc09_frame_timeout,
                     max_frame=settings.dc09_max_frame,
-                    max_connections=settings.dc09_max_connections,
+                    max_connections=_dc09_max_connections(settings),
                     reject_unknown=settings.dc09_reject_unknown,
                     unregistered_per_minute=settings.dc09_unregistered_per_minute,
                     unregistered_burst=settings.dc09_unregistered_burst,
@@ -574,6 +616,7 @@ async def open_platform(
                         receiver, host=settings.dc09.host, port=settings.dc09.port
                     ) as address,
                     _running(watch.serve(), name="supervision"),
+                    _running(accounts.serve(_ACCOUNTS_REFRESH_SECONDS), name="dc09-accounts"),
                     _running(
                         _serve_escalation(handling, settings.supervision_period),
                         name="escalation",
@@ -646,6 +689,9 @@ async def open_platform(
                             ),
                             field=field,
                             stream_recheck_seconds=settings.stream_recheck_seconds,
+                            metrics_token=(
+                                settings.metrics_token.value if settings.metrics_token else None
+                            ),
                             logins=logins,
                             user_admin=UserAdmin(
                                 store=users,
@@ -707,18 +753,54 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(stop)
 
 
+def _dc09_max_connections(settings: Settings) -> int:
+    """``dc09_max_connections``, lowered (with a warning) to what the open-file limit holds."""
+    limit = open_file_limit()
+    budget = connection_budget(settings.dc09_max_connections, limit)
+    if budget < settings.dc09_max_connections:
+        logger.warning(
+            "dc09_max_connections lowered from %d to %d: the process may open %d files and "
+            "keeps %d for HTTP, the database and logs; raise the hard limit (ulimit -Hn, "
+            "systemd LimitNOFILE=) to allow more",
+            settings.dc09_max_connections,
+            budget,
+            limit,
+            min(FD_RESERVE, limit - budget),
+        )
+    return budget
+
+
+def http_server_config(settings: Settings, api: FastAPI) -> uvicorn.Config:
+    """Return the HTTP server's configuration for the settings.
+
+    Request heads beyond ``max_header_bytes`` get 431. ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed only from ``trusted_proxies`` (none by default): from
+    anyone else they would let a client choose the address its sign-in failures, lockouts
+    and audit rows are recorded under.
+    """
+    return uvicorn.Config(
+        api,
+        host=settings.http.host,
+        port=settings.http.port,
+        http=head_limited_protocol(settings.max_header_bytes),
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+        log_config=None,
+        lifespan="off",
+        # The middleware logs requests without their query strings (the stream's token).
+        access_log=False,
+    )
+
+
 async def serve(settings: Settings, *, announce: Callable[[str], None] = logger.info) -> None:
     """Run the platform until SIGINT/SIGTERM: DC-09 on TCP and UDP, HTTP, the console."""
+    before, after = raise_open_file_limit(settings.dc09_max_connections + FD_RESERVE)
+    if after > before:
+        logger.info("open file limit raised from %d to %d", before, after)
+    # A process out of descriptors would log every refused accept, with its traceback.
+    logging.getLogger("asyncio").addFilter(AcceptErrorFilter(SystemClock().monotonic))
     async with open_platform(settings, announce=announce) as platform:
-        config = uvicorn.Config(
-            platform.api,
-            host=settings.http.host,
-            port=settings.http.port,
-            log_config=None,
-            lifespan="off",
-            # The middleware logs requests without their query strings (the stream's token).
-            access_log=False,
-        )
+        config = http_server_config(settings, platform.api)
         for name in ("uvicorn.error", "uvicorn.access"):
             logging.getLogger(name).addFilter(redact_secrets)
         # The access logs name each request's path, and a push path carries a device secret.

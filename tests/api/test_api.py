@@ -197,7 +197,7 @@ async def test_metrics_report_receiver_and_intake(
     client: httpx.AsyncClient, platform: Platform
 ) -> None:
     await _raise_alarm(platform)
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=AUTH)).text
     assert 'watchfloor_dc09_events_total{outcome="acked"} 1' in text
     assert "watchfloor_intake_signals_total 1" in text
     assert "watchfloor_intake_commit_seconds" in text

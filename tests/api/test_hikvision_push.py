@@ -259,7 +259,7 @@ async def test_bad_input_is_a_clear_4xx_and_stores_nothing(
 async def test_refusals_are_counted_in_metrics(client: httpx.AsyncClient) -> None:
     await client.post("/ingest/hikvision/guess", content=b"<x/>", headers=XML)
     await client.post(PUSH, content=_alert("pir.xml"), headers=XML)
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=AUTH)).text
     assert 'watchfloor_hikvision_push_total{outcome="rejected_unknown_device"} 1' in text
     assert 'watchfloor_hikvision_push_total{outcome="stored"} 1' in text
 

@@ -41,6 +41,8 @@ SESSION_ONLY = frozenset(
 )
 #: Public by design: signing in.
 PUBLIC_API = frozenset({("POST", "/api/login")})
+#: Outside /api but not public: Prometheus scrapes with a token.
+TOKEN_OUTSIDE_API = frozenset({("GET", "/metrics")})
 
 #: An operation's bearer scheme requirement: None (no token), () (any role), or its permission.
 Requirement = tuple[Permission, ...] | None
@@ -73,7 +75,7 @@ async def test_every_api_operation_names_its_permission(client: httpx.AsyncClien
             assert requirement == (), f"{method} {path} should take any signed-in user"
         elif key in SESSION_ONLY or key in PUBLIC_API:
             assert requirement is None, f"{method} {path} should take no token"
-        elif path.startswith("/api/"):
+        elif path.startswith("/api/") or key in TOKEN_OUTSIDE_API:
             assert requirement, f"{method} {path} checks no permission"
         else:
             assert requirement is None, f"{method} {path} is outside /api but needs a token"

@@ -233,6 +233,8 @@ async def test_unregistered_traffic_is_rate_limited_per_address(settings: Settin
         await _register(platform)
         host, port = platform.dc09_address
         async with open_tcp_panel(host, port) as panel:
+            # Registered after start-up: the receiver learns of it with its first message.
+            assert reply_token(await panel.exchange(sia_frame("1234", 1))) == "ACK"
             assert reply_token(await panel.exchange(sia_frame("ABCD", 1))) == "ACK"
             assert reply_token(await panel.exchange(sia_frame("ABCD", 2))) == "ACK"
             await panel.send(sia_frame("ABCD", 3))  # over budget: no answer, panel retries

@@ -39,6 +39,23 @@ async def test_list_accounts_orders_dc09_accounts_by_account(
     assert all(device.kind is DeviceKind.DC09 for device in accounts)
 
 
+async def test_registered_accounts_are_the_dc09_accounts_and_no_other_device(
+    repository: SqlRepository, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    assert await repository.registered_accounts() == frozenset()
+    for account in ("1234", "ABC123"):
+        await repository.add_account(account=account, site=None, key=None)
+    async with engine.begin() as connection:
+        await connection.execute(
+            devices.insert().values(
+                kind=DeviceKind.HIKVISION.value, name="cam", created_at=clock.now()
+            )
+        )
+    await repository.delete_account("1234")
+
+    assert await repository.registered_accounts() == frozenset({"ABC123"})
+
+
 async def test_list_accounts_of_an_empty_store_is_empty(repository: SqlRepository) -> None:
     assert await repository.list_accounts() == []
 

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +98,12 @@ def run_server(
     http_port: int | None = None,
     dc09_port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> Iterator[ServerProcess]:
-    """Start ``python -m watchfloor serve`` on ``data_dir`` and wait until /healthz is 200."""
+    """Start ``python -m watchfloor serve`` on ``data_dir`` and wait until /healthz is 200.
+
+    ``preexec_fn`` runs in the child before it starts (e.g. to lower its resource limits).
+    """
     http_port = http_port or free_port()
     dc09_port = dc09_port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHFLOOR_")}  # noqa: TID251 - child process environment
@@ -123,6 +127,7 @@ def run_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=preexec_fn,
         )
     server = ServerProcess(
         process=process,

@@ -25,7 +25,7 @@ from watchfloor.api.audit import (
     record,
 )
 from watchfloor.api.audit_log import audit_router
-from watchfloor.api.auth import allowed, audit_refusal, websocket_principal
+from watchfloor.api.auth import MetricsReader, allowed, audit_refusal, websocket_principal
 from watchfloor.api.cameras import CameraServices, cameras_router
 from watchfloor.api.errors import exception_handlers
 from watchfloor.api.field import FieldServices
@@ -109,6 +109,8 @@ class ApiServices:
     request_limits: RequestLimits = DEFAULT_LIMITS
     #: How often an open stream checks that its token or session is still good.
     stream_recheck_seconds: float = 30.0
+    #: A bearer token for /metrics alone (Prometheus); None: only API tokens that may.
+    metrics_token: str | None = None
     cameras: CameraServices | None = None
 
 
@@ -353,8 +355,12 @@ def _public_router() -> APIRouter:
             return JSONResponse({"status": "unavailable", "detail": str(err)}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-    async def metrics(services: Services) -> PlainTextResponse:
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics (the metrics token, or an API token that may read metrics)",
+    )
+    async def metrics(services: Services, _: MetricsReader) -> PlainTextResponse:
         return PlainTextResponse(
             _render_metrics(services.metrics()),
             media_type="text/plain; version=0.0.4; charset=utf-8",

@@ -41,6 +41,7 @@ __all__ = [
     "SESSION_COOKIE",
     "CurrentPrincipal",
     "CurrentSession",
+    "MetricsReader",
     "allowed",
     "audit_refusal",
     "authenticate_token",
@@ -234,6 +235,27 @@ def _check(permission: Permission) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return check
+
+
+async def _metrics_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+) -> None:
+    """Let through the configured metrics token, else a principal that may read metrics."""
+    expected: str | None = request.app.state.services.metrics_token
+    if expected is not None and credentials is not None:
+        given = credentials.credentials.strip().encode()
+        if hmac.compare_digest(given, expected.encode()):
+            return
+    principal = await require_principal(request, credentials)
+    await _CHECKS.setdefault(Permission.READ_METRICS, _check(Permission.READ_METRICS))(
+        request, principal
+    )
+
+
+MetricsReader = Annotated[None, Security(_metrics_reader, scopes=[Permission.READ_METRICS.name])]
+"""For ``/metrics``: the metrics token (Prometheus' bearer token), or any principal whose role
+may read metrics (administrators); 401 without credentials, 403 for other roles."""
 
 
 def allowed(permission: Permission) -> Any:

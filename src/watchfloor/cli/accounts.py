@@ -20,7 +20,7 @@ from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.errors import ConflictError, NotFoundError, WatchfloorError
 from watchfloor.store.repository import SqlRepository
 
-__all__ = ["register"]
+__all__ = ["add_account", "register"]
 
 accounts_app = typer.Typer(help="DC-09 transmitters (accounts).", no_args_is_help=True)
 out_console = Console()
@@ -52,17 +52,31 @@ def accounts_add(
 
     async def work(repository: SqlRepository) -> None:
         try:
-            async with repository.audited(
-                cli_entry("account.add", f"account:{account}")
-            ) as audited:
-                device = await audited.add_account(
-                    account=account, site=site, key=aes_key, name=name
-                )
+            device = await add_account(
+                repository, account=account, site=site, key=aes_key, name=name
+            )
         except ConflictError as err:
             raise fail(f"--account: {account} is registered already", 1) from err
         out_console.print(f"registered {_describe(device)}", highlight=False)
 
     _run_on_repository(settings, work)
+
+
+async def add_account(
+    repository: SqlRepository,
+    *,
+    account: str,
+    site: str | None = None,
+    key: bytes | None = None,
+    name: str | None = None,
+) -> Device:
+    """Register a transmitter as ``accounts add`` does, audited as the local user's.
+
+    Raises:
+        ConflictError: the account is registered already.
+    """
+    async with repository.audited(cli_entry("account.add", f"account:{account}")) as audited:
+        return await audited.add_account(account=account, site=site, key=key, name=name)
 
 
 def _account_option(account: str) -> str:

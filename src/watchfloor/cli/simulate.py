@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from watchfloor.app import open_repository
+from watchfloor.cli._common import cli_settings
+from watchfloor.cli.accounts import add_account
 from watchfloor.codecs.dc09 import parse_key
+from watchfloor.core.errors import WatchfloorError
 from watchfloor.simulator import (
     DEFAULT_KEY_ASCII,
     SimulationPlan,
@@ -116,6 +121,64 @@ def _print_registrations(console: Console, plan: SimulationPlan, key_args: str) 
         )
 
 
+async def _register_accounts(
+    plan: SimulationPlan, data_dir: Path | None, config: Path | None
+) -> list[str]:
+    """Register the plan's accounts that are not yet (as ``accounts add`` does); return notes.
+
+    An account registered already is left as it is; a note says when its key is not the
+    plan's (its messages will get DUH).
+    """
+    notes: list[str] = []
+    added = 0
+    async with open_repository(cli_settings(config, data_dir=data_dir)) as repository:
+        for account in plan.accounts():
+            if await repository.find_account(account) is None:
+                await add_account(repository, account=account, key=plan.key)
+                added += 1
+            elif await repository.account_key(account) != plan.key:
+                notes.append(
+                    f"note: account {account} is registered with another key (or none) than"
+                    " this run's: its messages will get DUH"
+                )
+    accounts = plan.accounts()
+    notes.insert(
+        0,
+        f"registered {added} of accounts {accounts[0]}..{accounts[-1]}"
+        f" ({len(accounts) - added} were registered already)",
+    )
+    return notes
+
+
+def _closing_note(
+    plan: SimulationPlan, report: SimulationReport, *, registered: bool
+) -> str | None:
+    """Say why messages went unanswered or the rate fell short, naming the likely cause."""
+    if report.unanswered and report.connection_errors < report.unanswered:
+        accounts = plan.accounts()
+        if not registered:
+            return (
+                f"note: no reply to {report.unanswered} of {report.sent} messages. A receiver"
+                " stays silent to unregistered accounts beyond its limit for unregistered"
+                " traffic (per source address: WATCHFLOOR_DC09_UNREGISTERED_BURST, then"
+                " WATCHFLOOR_DC09_UNREGISTERED_PER_MINUTE); register accounts"
+                f" {accounts[0]}..{accounts[-1]}: pass --data-dir with the server's data"
+                " directory, or run the commands --register prints"
+            )
+        return (
+            f"note: no reply to {report.unanswered} of {report.sent} messages from registered"
+            f" accounts within {plan.reply_timeout:g} s, {plan.retries} retransmissions"
+            " included: the receiver could not store them (see its /healthz and log) or is"
+            " overloaded"
+        )
+    if report.sent < _RATE_SHORTFALL * plan.rate * plan.duration:
+        return (
+            f"note: {report.rate:.1f} of {plan.rate:.1f} msg/s: each panel waits for the reply"
+            " to one message before it sends the next, so a slow receiver caps the rate"
+        )
+    return None
+
+
 def _run_with_progress(console: Console, plan: SimulationPlan) -> SimulationReport:
     columns = (
         TextColumn("simulate"),
@@ -183,9 +246,23 @@ def simulate_command(
         bool,
         typer.Option(
             "--register",
-            help="Print the 'watchfloor accounts add' commands for these accounts, and exit.",
+            help="Print the 'watchfloor accounts add' commands for these accounts, and exit"
+            " (with --data-dir: register them there, and exit).",
         ),
     ] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="The receiver's data directory: register the panels' accounts in its"
+            " database first, as 'watchfloor accounts add' does (WATCHFLOOR_DATABASE_URL"
+            " names another database); the server may be running.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="The receiver's TOML settings file (with --data-dir)."),
+    ] = None,
 ) -> None:
     """Act as DC-09 panels to check a receiver; exit 0 only if every message was ACKed."""
     out = Console(highlight=False, soft_wrap=True)
@@ -213,11 +290,21 @@ def simulate_command(
         retries=retries,
         seed=seed,
     )
-    if register:
+    registered = data_dir is not None or config is not None
+    if registered:
+        try:
+            notes = asyncio.run(_register_accounts(plan, data_dir, config))
+        except WatchfloorError as error:
+            raise _fail(err, f"--data-dir: cannot register the accounts: {error}", 1) from error
+        for note in notes:
+            err.print(note, markup=False)
+        if register:
+            return
+    elif register:
         _print_registrations(out, plan, key_args)
         return
     accounts = plan.accounts()
-    if aes_key is not None:
+    if aes_key is not None and not registered:
         which = (
             f"the test key {DEFAULT_KEY_ASCII} (ASCII)"
             if key is None and key_ascii is None
@@ -239,12 +326,9 @@ def simulate_command(
             f" {report.connection_errors} stale replies {report.stale_replies}",
             markup=False,
         )
-    if report.sent < _RATE_SHORTFALL * plan.rate * plan.duration:
-        err.print(
-            f"note: {report.rate:.1f} of {plan.rate:.1f} msg/s: each panel waits for the reply"
-            " to one message before it sends the next, so a slow receiver caps the rate",
-            markup=False,
-        )
+    closing = _closing_note(plan, report, registered=registered)
+    if closing is not None:
+        err.print(closing, markup=False)
     if report.sent == 0:
         raise _fail(err, "no message was sent: raise --duration or --rate", 1)
     if not report.all_acked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -66,6 +67,9 @@ class Settings:
     dc09_max_connections: int = 10_000
     dc09_unregistered_per_minute: float = 300.0
     dc09_unregistered_burst: int = 100
+    # A DC-09 frame must be complete this many seconds after its first byte (slow senders
+    # holding connections open byte by byte are closed).
+    dc09_frame_timeout: float = 10.0
     supervision_period: float = 1.0
     # Flood control: more signals than this from one device within the window fold into its
     # newest open alarm instead of opening alarms (life safety never); 0 disables it.
@@ -87,6 +91,13 @@ class Settings:
     retention_purge_interval: float = 3600.0
     # The largest HTTP request body accepted (413 beyond it); routes may have their own.
     max_request_bytes: int = 1024 * 1024
+    # The largest HTTP request head (request line and headers) accepted (431 beyond it).
+    max_header_bytes: int = 64 * 1024
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed; from
+    # anywhere else those headers are ignored and the peer's own address counts.
+    trusted_proxies: tuple[str, ...] = ()
+    # The bearer token Prometheus presents for /metrics (an admin's API token works too).
+    metrics_token: Secret | None = None
     # How often an open alarm stream checks that its token or session still holds.
     stream_recheck_seconds: float = 30.0
     # Cameras: Frigate's MQTT broker (None: no Frigate subscription), the largest push body
@@ -151,6 +162,18 @@ def _parse_log_level(text: str) -> str:
     return level
 
 
+def _parse_networks(text: str) -> tuple[str, ...]:
+    networks: list[str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError as err:
+            raise ValueError(f"{item!r} is not an IP address or network") from err
+    return tuple(networks)
+
+
 def _optional_secret(text: str) -> Secret | None:
     return Secret(text) if text else None
 
@@ -185,6 +208,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "dc09_max_connections": _parse_positive_int,
     "dc09_unregistered_per_minute": _parse_positive_float,
     "dc09_unregistered_burst": _parse_positive_int,
+    "dc09_frame_timeout": _parse_positive_float,
     "supervision_period": _parse_positive_float,
     "flood_threshold": _parse_non_negative_int,
     "flood_window_seconds": _parse_positive_float,
@@ -197,6 +221,9 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "retention_closed_alarms_days": _parse_positive_int,
     "retention_purge_interval": _parse_positive_float,
     "max_request_bytes": _parse_positive_int,
+    "max_header_bytes": _parse_positive_int,
+    "trusted_proxies": _parse_networks,
+    "metrics_token": _optional_secret,
     "stream_recheck_seconds": _parse_positive_float,
     "mqtt_url": _optional_secret,
     "camera_max_body": _parse_positive_int,

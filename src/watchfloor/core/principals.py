@@ -48,6 +48,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage users and tokens"
     MANAGE_NOTIFICATIONS = "manage notifications"
     READ_AUDIT = "read the audit log"
+    READ_METRICS = "read metrics"
 
 
 _OPERATOR = frozenset(

@@ -302,6 +302,17 @@ class SqlRepository(AuditedUnit):
         rows = await self._read(query.order_by(devices.c.account))
         return [device_from_row(row) for row in rows]
 
+    async def registered_accounts(self) -> frozenset[str]:
+        """Return the account of every registered DC-09 transmitter (one light query).
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        query = select(devices.c.account).where(
+            devices.c.kind == DeviceKind.DC09.value, devices.c.account.is_not(None)
+        )
+        return frozenset(row.account for row in await self._read(query))
+
     async def update_account(self, account: str, change: AccountUpdate) -> Device:
         """Apply a change to a registered DC-09 account and return the account as it now is.
 
