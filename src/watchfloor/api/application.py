@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -56,25 +55,13 @@ from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
-from watchfloor.core.ports import AlarmEvent, Repository
+from watchfloor.core.ports import EventSource, Repository
 from watchfloor.core.principals import Permission, Principal, may
 from watchfloor.core.user_admin import UserAdmin
 
 __all__ = ["ApiServices", "Metric", "create_api"]
 
 logger = logging.getLogger(__name__)
-
-
-class EventSource(Protocol):
-    """Where the stream takes committed alarm changes from."""
-
-    def subscribe(self) -> AbstractAsyncContextManager[_EventQueue]:
-        """Subscribe for the duration of the block."""
-        ...
-
-
-class _EventQueue(Protocol):
-    async def get(self) -> AlarmEvent | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

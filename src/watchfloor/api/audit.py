@@ -25,7 +25,7 @@ from watchfloor.core.audit import (
     VerifyReport,
 )
 from watchfloor.core.handling import AlarmHandling
-from watchfloor.core.ports import AlarmEvent, Repository
+from watchfloor.core.ports import AlarmEvent, Publish, Repository
 from watchfloor.core.principals import Principal
 
 __all__ = [
@@ -35,12 +35,17 @@ __all__ = [
     "audited",
     "audited_handling",
     "audited_in",
+    "audited_use_case",
     "record",
 ]
 
 
 class AuditLog(Protocol):
-    """What the API reads of the audit log (``store.audit.SqlAuditLog``)."""
+    """What the API reads and appends of the audit log (``store.audit.SqlAuditLog``)."""
+
+    async def record(self, entry: AuditEntry) -> AuditRecord:
+        """Append one entry in a transaction of its own."""
+        ...
 
     async def search(
         self,
@@ -130,6 +135,7 @@ class Auditable(Protocol):
 
 
 S = TypeVar("S", bound=Auditable)
+U = TypeVar("U")
 
 
 @asynccontextmanager
@@ -168,7 +174,10 @@ async def audited(
 
 
 @asynccontextmanager
-async def audited_handling(
+async def audited_use_case(
+    use_case: Callable[[S, Publish], U],
+    store: S,
+    publish: Publish,
     request: Request,
     principal: Principal,
     action: str,
@@ -176,17 +185,47 @@ async def audited_handling(
     *,
     reason: str | None = None,
     digest: str | None = None,
-) -> AsyncIterator[AlarmHandling]:
+) -> AsyncIterator[U]:
+    """A use case bound to one audited unit of work on ``store``, publishing after commit.
+
+    ``use_case`` builds the use case on the bound store and a publish function that holds the
+    alarm changes back; once the unit (the action and its audit row) commits they are handed
+    to ``publish``. If the block raises, nothing is stored and nothing is published.
+    """
+    pending: list[AlarmEvent] = []
+    async with audited_in(
+        store, request, principal, action, target, reason=reason, digest=digest
+    ) as bound:
+        yield use_case(bound, pending.append)
+    for event in pending:
+        publish(event)
+
+
+def audited_handling(
+    request: Request,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+) -> AbstractAsyncContextManager[AlarmHandling]:
     """Like ``audited``, for the alarm use cases; their changes are published after commit."""
     handling: AlarmHandling = request.app.state.services.handling
-    pending: list[AlarmEvent] = []
-    async with audited(request, principal, action, target, reason=reason, digest=digest) as bound:
-        yield replace(handling, repository=bound, publish=pending.append)
-    for event in pending:
-        handling.publish(event)
+    return audited_use_case(
+        lambda store, publish: replace(handling, repository=store, publish=publish),
+        handling.repository,
+        handling.publish,
+        request,
+        principal,
+        action,
+        target,
+        reason=reason,
+        digest=digest,
+    )
 
 
 async def record(request: HTTPConnection, entry: AuditEntry) -> None:
     """Append an entry on its own (a refusal, a login, an action with no data write)."""
-    repository: Repository = request.app.state.services.repository
-    await repository.record_audit(entry)
+    audit_log: AuditLog = request.app.state.services.audit_log
+    await audit_log.record(entry)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
@@ -11,14 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from watchfloor.api.audit import audited_in
+from watchfloor.api.audit import audited_in, audited_use_case
 from watchfloor.api.auth import allowed
 from watchfloor.api.field import Field as FieldDependency
 from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import AlarmId, BodyId, DispatchId, UnitId
 from watchfloor.api.schemas import AlarmOut
-from watchfloor.core.dispatching import Dispatching, FieldStore, UnitDetail
-from watchfloor.core.ports import AlarmEvent
+from watchfloor.core.dispatching import Dispatching, UnitDetail
 from watchfloor.core.principals import Permission, Principal, may
 from watchfloor.core.units import Dispatch, UnitStatus
 
@@ -142,8 +140,7 @@ def _check_crew(principal: Principal, user: str | None, name: str) -> None:
         raise HTTPException(403, f"{principal.user} does not report for unit {name}")
 
 
-@asynccontextmanager
-async def _audited_dispatching(
+def _audited_dispatching(
     request: Request,
     field: FieldServices,
     principal: Principal,
@@ -151,14 +148,19 @@ async def _audited_dispatching(
     target: str | None = None,
     *,
     reason: str | None = None,
-) -> AsyncIterator[tuple[FieldStore, Dispatching]]:
+) -> AbstractAsyncContextManager[Dispatching]:
     """Unit and dispatch calls and their audit row in one transaction; changes published after."""
-    pending: list[AlarmEvent] = []
     dispatching = field.dispatching
-    async with audited_in(field.store, request, principal, action, target, reason=reason) as store:
-        yield store, replace(dispatching, units=store, publish=pending.append)
-    for event in pending:
-        dispatching.publish(event)
+    return audited_use_case(
+        lambda store, publish: replace(dispatching, units=store, publish=publish),
+        field.store,
+        dispatching.publish,
+        request,
+        principal,
+        action,
+        target,
+        reason=reason,
+    )
 
 
 def units_router() -> APIRouter:
@@ -202,7 +204,7 @@ def units_router() -> APIRouter:
             raise HTTPException(422, "status: a unit is dispatched by an operator, not by itself")
         async with _audited_dispatching(
             request, field, principal, "unit.status", f"unit:{unit_id}", reason=body.status
-        ) as (_, dispatching):
+        ) as dispatching:
             detail = await dispatching.report_status(unit_id, body.status, actor=principal.user)
         return await _unit_out(field, detail)
 
@@ -225,7 +227,7 @@ def units_router() -> APIRouter:
             "alarm.dispatch_units",
             f"alarm:{alarm_id}",
             reason=f"units {units}",
-        ) as (_, dispatching):
+        ) as dispatching:
             alarm = await dispatching.dispatch(alarm_id, body.unit_ids, actor=principal.user)
         return AlarmOut.of(alarm)
 
@@ -248,7 +250,7 @@ def units_router() -> APIRouter:
         _check_crew(principal, unit.user, unit.name)
         async with _audited_dispatching(
             request, field, principal, "dispatch.acknowledge", f"dispatch:{dispatch_id}"
-        ) as (_, dispatching):
+        ) as dispatching:
             acknowledged = await dispatching.acknowledge(dispatch_id, actor=principal.user)
         return DispatchOut.of(acknowledged)
 

@@ -22,6 +22,8 @@ __all__ = [
     "AlarmEvent",
     "AlarmEventKind",
     "Clock",
+    "EventQueue",
+    "EventSource",
     "Publish",
     "Repository",
     "SignalSink",
@@ -58,6 +60,22 @@ class AlarmEvent:
 
 #: How the store hands committed alarm changes to the stream (never before commit).
 Publish = Callable[[AlarmEvent], None]
+
+
+class EventQueue(Protocol):
+    """One subscriber's queue of committed alarm changes."""
+
+    async def get(self) -> AlarmEvent | None:
+        """Return the next change; None once the subscriber fell behind and was cut off."""
+        ...
+
+
+class EventSource(Protocol):
+    """Where the stream and the notifications take committed alarm changes from (the bus)."""
+
+    def subscribe(self) -> AbstractAsyncContextManager[EventQueue]:
+        """Subscribe for the duration of the block."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,10 +116,6 @@ class Repository(Protocol):
 
         If the block raises, its writes roll back and the entry is recorded as failed.
         """
-        ...
-
-    async def record_audit(self, entry: AuditEntry) -> None:
-        """Append an audit entry on its own (an action that touched no data, or was refused)."""
         ...
 
     async def list_alarms(

@@ -32,7 +32,7 @@ from watchfloor.store._errors import translate_errors
 from watchfloor.store.database import write_transaction
 from watchfloor.store.tables import audit_checkpoints, audit_log
 
-__all__ = ["SqlAuditLog", "append_audit", "lock_chain"]
+__all__ = ["SqlAuditLog", "append_audit", "lock_chain", "record_audit"]
 
 #: Arbitrary, fixed: the PostgreSQL advisory lock that serialises audit appends.
 _APPEND_LOCK: Final = 0x57A7_0A0D
@@ -66,6 +66,19 @@ async def append_audit(connection: AsyncConnection, entry: AuditEntry) -> AuditR
     record = seal_entry(count + 1, entry, prev_hash)
     await connection.execute(insert(audit_log).values(**_row_values(record)))
     return record
+
+
+async def record_audit(engine: AsyncEngine, entry: AuditEntry) -> AuditRecord:
+    """Append one entry in a transaction of its own (an action with no data write, or failed).
+
+    Not idempotent: each call appends a row.
+
+    Raises:
+        StoreUnavailableError: nothing was appended.
+    """
+    with translate_errors("write the audit log"):
+        async with write_transaction(engine) as connection:
+            return await append_audit(connection, entry)
 
 
 def _row_values(record: AuditRecord) -> dict[str, Any]:
@@ -125,14 +138,8 @@ class SqlAuditLog:
         self._clock = clock
 
     async def record(self, entry: AuditEntry) -> AuditRecord:
-        """Append one entry in a transaction of its own (for actions with no data write).
-
-        Raises:
-            StoreUnavailableError: nothing was appended.
-        """
-        with translate_errors("write the audit log"):
-            async with write_transaction(self._engine) as connection:
-                return await append_audit(connection, entry)
+        """Append one entry in a transaction of its own (see ``record_audit``)."""
+        return await record_audit(self._engine, entry)
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
