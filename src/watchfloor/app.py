@@ -73,6 +73,7 @@ __all__ = [
     "open_platform",
     "open_repository",
     "open_user_admin",
+    "open_users",
     "purge",
     "retention_policy",
     "serve",
@@ -103,6 +104,17 @@ async def open_repository(
 
 
 @asynccontextmanager
+async def open_users(settings: Settings, clock: Clock | None = None) -> AsyncIterator[SqlUsers]:
+    """Open the users and API tokens of these settings' database, migrated."""
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        yield SqlUsers(engine, clock or SystemClock())
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
 async def open_user_admin(
     settings: Settings, clock: Clock | None = None, events: AuthEvents | None = None
 ) -> AsyncIterator[UserAdmin]:
@@ -113,11 +125,12 @@ async def open_user_admin(
     engine = open_engine(database_url(settings))
     try:
         await migrate(engine)
-        audit_log = SqlAuditLog(engine, clock or SystemClock())
+        clock = clock or SystemClock()
+        audit_log = SqlAuditLog(engine, clock)
         yield UserAdmin(
-            store=SqlUsers(engine),
+            store=SqlUsers(engine, clock),
             credentials=Argon2Credentials(),
-            clock=clock or SystemClock(),
+            clock=clock,
             events=events or AuditedAuthEvents(LoggedAuthEvents(), audit_log.record, via="cli"),
         )
     finally:
@@ -182,6 +195,7 @@ class Platform:
     api: FastAPI
     dc09_address: tuple[str, int]
     repository: SqlRepository
+    users: SqlUsers
     writer: GroupCommitWriter
     receiver: Dc09Receiver
     bus: LocalBus
@@ -200,18 +214,16 @@ class Platform:
 
 
 async def _bootstrap_tokens(
-    settings: Settings, repository: SqlRepository, announce: Callable[[str], None]
+    settings: Settings, users: SqlUsers, announce: Callable[[str], None]
 ) -> None:
     if settings.bootstrap_token is not None:
-        await repository.ensure_token(
+        await users.ensure_token(
             user="admin", role=Role.ADMIN, label="bootstrap", token=settings.bootstrap_token.value
         )
         return
-    if await repository.count_tokens() == 0:
+    if await users.count_tokens() == 0:
         token = secrets.token_urlsafe(32)
-        await repository.ensure_token(
-            user="admin", role=Role.ADMIN, label="first-start", token=token
-        )
+        await users.ensure_token(user="admin", role=Role.ADMIN, label="first-start", token=token)
         announce(
             "First start: an admin token was created; it is shown this once only.\n"
             f"  token:  {token}\n"
@@ -478,9 +490,10 @@ async def open_platform(
     try:
         await migrate(engine)
         repository = SqlRepository(engine, clock)
+        users = SqlUsers(engine, clock)
         audit_log = SqlAuditLog(engine, clock)
         signer = AuditSigner.load_or_create(settings.data_dir)
-        await _bootstrap_tokens(settings, repository, announce)
+        await _bootstrap_tokens(settings, users, announce)
         await record_taxonomy(engine, taxonomy, clock)
         bus = LocalBus()
         async with open_writer(
@@ -571,14 +584,16 @@ async def open_platform(
                     _running(notifications.serve(bus), name="notifications"),
                     _camera_intake(settings, cameras, writer, clock) as frigate,
                 ):
-                    users = SqlUsers(engine)
                     auth_events = AuditedAuthEvents(
                         LoggedAuthEvents(), audit_log.record, via="session"
                     )
                     logins = _logins(settings, users, clock, auth_events)
                     api = create_api(
                         ApiServices(
-                            repository=repository,
+                            alarms=repository,
+                            accounts=repository,
+                            users=users,
+                            health=repository,
                             handling=handling,
                             events=bus,
                             metrics=_chain(
@@ -625,6 +640,7 @@ async def open_platform(
                         api=api,
                         dc09_address=address,
                         repository=repository,
+                        users=users,
                         writer=writer,
                         receiver=receiver,
                         bus=bus,

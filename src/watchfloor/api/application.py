@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.websockets import WebSocketDisconnect
 
-from watchfloor.api.audit import (
-    AuditLog,
-    CheckpointSigner,
-    audit_entry,
-    audited,
-    record,
-)
+from watchfloor.api.audit import audit_entry, audited_in, record
 from watchfloor.api.audit_log import audit_router
 from watchfloor.api.auth import allowed, websocket_principal
-from watchfloor.api.cameras import CameraServices, cameras_router
+from watchfloor.api.cameras import cameras_router
 from watchfloor.api.errors import exception_handlers
-from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import AccountPath, AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.handling import handling_router
-from watchfloor.api.hardening import DEFAULT_LIMITS, HardeningMiddleware, RequestLimits
+from watchfloor.api.hardening import HardeningMiddleware
 from watchfloor.api.notifications import notifications_router
 from watchfloor.api.reports import reports_router
 from watchfloor.api.schemas import (
@@ -45,19 +38,16 @@ from watchfloor.api.schemas import (
     StreamMessage,
 )
 from watchfloor.api.search import search_router
+from watchfloor.api.services import ApiServices, Services
 from watchfloor.api.sessions import sessions_router
 from watchfloor.api.statistics import statistics_router
-from watchfloor.api.transparency import RegisterInfo, transparency_router
+from watchfloor.api.transparency import transparency_router
 from watchfloor.api.units import units_router
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
-from watchfloor.core.handling import AlarmHandling
-from watchfloor.core.logins import Logins
-from watchfloor.core.ports import EventSource, Repository
 from watchfloor.core.principals import Permission, Principal, may
-from watchfloor.core.user_admin import UserAdmin
 
 __all__ = ["ApiServices", "Metric", "create_api"]
 
@@ -72,28 +62,6 @@ class Metric:
     help: str
     kind: str
     samples: tuple[tuple[tuple[tuple[str, str], ...], float], ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ApiServices:
-    """What the API needs, injected by the composition root."""
-
-    repository: Repository
-    handling: AlarmHandling
-    events: EventSource
-    metrics: Callable[[], Iterable[Metric]]
-    register: RegisterInfo
-    logins: Logins
-    user_admin: UserAdmin
-    field: FieldServices
-    audit_log: AuditLog
-    signer: CheckpointSigner
-    #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.
-    verify_signature: Callable[[str, bytes, str], bool]
-    request_limits: RequestLimits = DEFAULT_LIMITS
-    #: How often an open stream checks that its token or session is still good.
-    stream_recheck_seconds: float = 30.0
-    cameras: CameraServices | None = None
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -128,12 +96,6 @@ def _seconds(value: float | None) -> timedelta | None:
     return None if value is None else timedelta(seconds=value)
 
 
-def _services(request: Request) -> ApiServices:
-    services: ApiServices = request.app.state.services
-    return services
-
-
-Services = Annotated[ApiServices, Depends(_services)]
 AlarmReader = Annotated[Principal, allowed(Permission.READ_ALARMS)]
 EquipmentReader = Annotated[Principal, allowed(Permission.READ_EQUIPMENT)]
 EquipmentManager = Annotated[Principal, allowed(Permission.MANAGE_EQUIPMENT)]
@@ -146,21 +108,23 @@ def _api_router() -> APIRouter:
     async def list_alarms(
         request: Request,
         principal: AlarmReader,
+        services: Services,
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: AfterId = None,
     ) -> AlarmList:
         target = f"alarms:{state or 'all'}"
-        async with audited(request, principal, "alarm.list", target) as repository:
-            alarms = await repository.list_alarms(state=state, limit=limit, after=after)
+        async with audited_in(services.alarms, request, principal, "alarm.list", target) as store:
+            alarms = await store.list_alarms(state=state, limit=limit, after=after)
         return AlarmList(items=[AlarmOut.of(a) for a in alarms])
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
     async def get_alarm(
         alarm_id: AlarmId, request: Request, principal: AlarmReader, services: Services
     ) -> AlarmDetailOut:
-        async with audited(request, principal, "alarm.read", f"alarm:{alarm_id}") as repository:
-            detail = await repository.get_alarm(alarm_id)
+        target = f"alarm:{alarm_id}"
+        async with audited_in(services.alarms, request, principal, "alarm.read", target) as alarms:
+            detail = await alarms.get_alarm(alarm_id)
         alarm_type = services.handling.taxonomy.types.get(detail.alarm.type_code)
         return AlarmDetailOut.of_detail(detail, alarm_type)
 
@@ -168,32 +132,37 @@ def _api_router() -> APIRouter:
     async def list_signals(
         request: Request,
         principal: AlarmReader,
+        services: Services,
         device: NameQuery = None,
         alarm: OptionalId = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: AfterId = None,
     ) -> SignalList:
         target = f"alarm:{alarm}" if alarm else f"device:{device}" if device else "signals:all"
-        async with audited(request, principal, "signal.list", target) as repository:
-            records = await repository.list_signals(
+        async with audited_in(services.alarms, request, principal, "signal.list", target) as alarms:
+            records = await alarms.list_signals(
                 device=device, alarm_id=alarm, limit=limit, after=after
             )
         return SignalList(items=[SignalOut.of(r) for r in records])
 
     @router.get("/accounts", summary="List the registered DC-09 transmitters")
-    async def list_accounts(request: Request, principal: EquipmentReader) -> AccountList:
-        async with audited(request, principal, "account.list") as repository:
-            devices = await repository.list_accounts()
+    async def list_accounts(
+        request: Request, principal: EquipmentReader, services: Services
+    ) -> AccountList:
+        async with audited_in(services.accounts, request, principal, "account.list") as accounts:
+            devices = await accounts.list_accounts()
         return AccountList(items=[AccountOut.of(d) for d in devices])
 
     @router.post("/accounts", status_code=201, summary="Register a DC-09 transmitter")
     async def add_account(
-        body: AccountIn, request: Request, principal: EquipmentManager
+        body: AccountIn, request: Request, principal: EquipmentManager, services: Services
     ) -> AccountOut:
         key = _key_of(body.key, body.key_ascii)
         target = f"account:{body.account}"
-        async with audited(request, principal, "account.add", target) as repository:
-            device = await repository.add_account(
+        async with audited_in(
+            services.accounts, request, principal, "account.add", target
+        ) as accounts:
+            device = await accounts.add_account(
                 account=body.account, site=body.site, key=key, name=body.name
             )
         logger.info("dc09 account %s registered by %s", device.account, principal.user)
@@ -201,11 +170,13 @@ def _api_router() -> APIRouter:
 
     @router.get("/accounts/{account}", summary="One registered DC-09 transmitter")
     async def get_account(
-        account: AccountPath, request: Request, principal: EquipmentReader
+        account: AccountPath, request: Request, principal: EquipmentReader, services: Services
     ) -> AccountOut:
         target = f"account:{account.upper()}"
-        async with audited(request, principal, "account.read", target) as repository:
-            device = await repository.find_account(account.upper())
+        async with audited_in(
+            services.accounts, request, principal, "account.read", target
+        ) as accounts:
+            device = await accounts.find_account(account.upper())
         if device is None:
             raise NotFoundError(f"account {account.upper()} is not registered")
         return AccountOut.of(device)
@@ -216,7 +187,11 @@ def _api_router() -> APIRouter:
         "supervision",
     )
     async def update_account(
-        account: AccountPath, body: AccountChange, request: Request, principal: EquipmentManager
+        account: AccountPath,
+        body: AccountChange,
+        request: Request,
+        principal: EquipmentManager,
+        services: Services,
     ) -> AccountOut:
         change = AccountUpdate(
             site=body.site,
@@ -234,8 +209,8 @@ def _api_router() -> APIRouter:
             else ("account.change")
         )
         target = f"account:{account.upper()}"
-        async with audited(request, principal, action, target) as repository:
-            device = await repository.update_account(account.upper(), change)
+        async with audited_in(services.accounts, request, principal, action, target) as accounts:
+            device = await accounts.update_account(account.upper(), change)
         logger.info(
             "dc09 account %s changed by %s (%s)",
             device.account,
@@ -250,20 +225,21 @@ def _api_router() -> APIRouter:
         summary="Unregister a transmitter (its signals and alarms stay)",
     )
     async def delete_account(
-        account: AccountPath, request: Request, principal: EquipmentManager
+        account: AccountPath, request: Request, principal: EquipmentManager, services: Services
     ) -> None:
         target = f"account:{account.upper()}"
-        async with audited(request, principal, "account.delete", target) as repository:
-            await repository.delete_account(account.upper())
+        async with audited_in(
+            services.accounts, request, principal, "account.delete", target
+        ) as accounts:
+            await accounts.delete_account(account.upper())
         logger.info("dc09 account %s deleted by %s", account.upper(), principal.user)
 
     @router.websocket("/stream")
-    async def stream(websocket: WebSocket) -> None:
+    async def stream(websocket: WebSocket, services: Services) -> None:
         principal = await websocket_principal(websocket)
         if principal is None:
             await websocket.close(code=4401, reason="missing, invalid or revoked token")
             return
-        services: ApiServices = websocket.app.state.services
         if not may(principal.role, Permission.READ_ALARMS):
             await websocket.close(
                 code=4403, reason=f"the {principal.role} role may not read alarms"
@@ -330,7 +306,7 @@ def _public_router() -> APIRouter:
     @router.get("/healthz", summary="200 only when the store accepts writes")
     async def healthz(services: Services) -> JSONResponse:
         try:
-            await services.repository.check_writable()
+            await services.health.check_writable()
         except StoreUnavailableError as err:
             return JSONResponse({"status": "unavailable", "detail": str(err)}, status_code=503)
         return JSONResponse({"status": "ok"})
@@ -367,8 +343,7 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(audit_router())
     app.include_router(search_router())
     app.include_router(_api_router())
-    if services.cameras is not None:
-        app.include_router(cameras_router())
+    app.include_router(cameras_router())
     static = resources.files("watchfloor.console") / "static"
     app.mount("/", StaticFiles(directory=str(static), html=True), name="console")
     return app

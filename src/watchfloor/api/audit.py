@@ -1,9 +1,9 @@
 """Auditing of API requests: the entry of a request's action, and audited units of work.
 
 Every route that reads or writes alarm, signal, image or equipment data runs its store calls
-inside ``audited`` (or ``audited_handling``): the audit row and the action commit in one
-transaction, and a failed action is recorded as failed. Alarm changes made inside are
-published to the consoles only after that commit.
+inside ``audited_in`` (or a use case inside ``audited_use_case``): the audit row and the
+action commit in one transaction, and a failed action is recorded as failed. Alarm changes
+made inside a use case are published to the consoles only after that commit.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, TypeVar
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
+from watchfloor.api.services import services_of
 from watchfloor.core.audit import (
     AuditEntry,
     AuditOutcome,
@@ -25,14 +26,13 @@ from watchfloor.core.audit import (
     VerifyReport,
 )
 from watchfloor.core.handling import AlarmHandling
-from watchfloor.core.ports import AlarmEvent, Publish, Repository
+from watchfloor.core.ports import AlarmEvent, AuditedStore, Publish
 from watchfloor.core.principals import Principal
 
 __all__ = [
     "AuditLog",
     "CheckpointSigner",
     "audit_entry",
-    "audited",
     "audited_handling",
     "audited_in",
     "audited_use_case",
@@ -111,7 +111,7 @@ def audit_entry(
     outcome: AuditOutcome = AuditOutcome.OK,
 ) -> AuditEntry:
     """Return the entry for an action of this request: who, from where, when (UTC)."""
-    services = request.app.state.services
+    services = services_of(request)
     return AuditEntry(
         at=services.handling.clock.now(),
         actor=principal.user if principal else "anonymous",
@@ -126,15 +126,7 @@ def audit_entry(
     )
 
 
-class Auditable(Protocol):
-    """A store whose calls can run in one transaction with an audit row."""
-
-    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Self]:
-        """The unit of work (see ``Repository.audited``)."""
-        ...
-
-
-S = TypeVar("S", bound=Auditable)
+S = TypeVar("S", bound=AuditedStore)
 U = TypeVar("U")
 
 
@@ -152,24 +144,6 @@ async def audited_in(
     """Run the block's calls on ``store`` and the action's audit row in one transaction."""
     entry = audit_entry(request, principal, action, target, reason=reason, digest=digest)
     async with store.audited(entry) as bound:
-        yield bound
-
-
-@asynccontextmanager
-async def audited(
-    request: Request,
-    principal: Principal,
-    action: str,
-    target: str | None = None,
-    *,
-    reason: str | None = None,
-    digest: str | None = None,
-) -> AsyncIterator[Repository]:
-    """Run the block's repository calls and the action's audit row in one transaction."""
-    repository: Repository = request.app.state.services.repository
-    async with audited_in(
-        repository, request, principal, action, target, reason=reason, digest=digest
-    ) as bound:
         yield bound
 
 
@@ -210,8 +184,8 @@ def audited_handling(
     reason: str | None = None,
     digest: str | None = None,
 ) -> AbstractAsyncContextManager[AlarmHandling]:
-    """Like ``audited``, for the alarm use cases; their changes are published after commit."""
-    handling: AlarmHandling = request.app.state.services.handling
+    """The alarm use cases in an audited unit of work; their changes published after commit."""
+    handling = services_of(request).handling
     return audited_use_case(
         lambda store, publish: replace(handling, repository=store, publish=publish),
         handling.repository,
@@ -227,5 +201,4 @@ def audited_handling(
 
 async def record(request: HTTPConnection, entry: AuditEntry) -> None:
     """Append an entry on its own (a refusal, a login, an action with no data write)."""
-    audit_log: AuditLog = request.app.state.services.audit_log
-    await audit_log.record(entry)
+    await services_of(request).audit_log.record(entry)

@@ -23,10 +23,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from watchfloor.api.audit import audit_entry, record
+from watchfloor.api.services import services_of
 from watchfloor.core.audit import AuditOutcome, content_digest
-from watchfloor.core.logins import Logins, SessionPrincipal
-from watchfloor.core.ports import Repository
+from watchfloor.core.logins import SessionPrincipal
 from watchfloor.core.principals import Permission, Principal, may
+from watchfloor.core.users import UserDirectory
 
 __all__ = [
     "CSRF_HEADER",
@@ -61,11 +62,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate_token(repository: Repository, token: str | None) -> Principal | None:
+async def authenticate_token(users: UserDirectory, token: str | None) -> Principal | None:
     """Return the principal a token stands for, or None."""
     if not token:
         return None
-    return await repository.authenticate(token)
+    return await users.authenticate(token)
 
 
 def csrf_token(session_token: str) -> str:
@@ -89,8 +90,7 @@ async def _session(connection: HTTPConnection) -> SessionPrincipal | None:
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    logins: Logins = connection.app.state.services.logins
-    return await logins.authenticate(token)
+    return await services_of(connection).logins.authenticate(token)
 
 
 async def require_session(request: Request) -> SessionPrincipal:
@@ -134,13 +134,12 @@ async def require_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
     """FastAPI dependency: the principal of a request (bearer token or session), or 401."""
-    repository: Repository = request.app.state.services.repository
     token = credentials.credentials.strip() if credentials else None
     if token is None:
         if request.cookies.get(SESSION_COOKIE):
             return (await require_session(request)).principal
         raise HTTPException(401, "missing bearer token or session", headers=_CHALLENGE)
-    principal = await authenticate_token(repository, token)
+    principal = await authenticate_token(services_of(request).users, token)
     if principal is None:
         # A token that is not (or no longer) valid: someone guessing, or a stale client.
         await record(
@@ -164,12 +163,11 @@ async def websocket_principal(websocket: WebSocket) -> Principal | None:
     A token (``?token=`` or bearer header) or the session cookie; with the cookie the
     connection must come from our own origin (browsers always send ``Origin`` on WebSockets).
     """
-    repository: Repository = websocket.app.state.services.repository
     token = websocket.query_params.get("token") or bearer_token(
         websocket.headers.get("authorization")
     )
     if token:
-        return await authenticate_token(repository, token)
+        return await authenticate_token(services_of(websocket).users, token)
     if not same_origin(websocket.headers, websocket):
         return None
     signed_in = await _session(websocket)

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from watchfloor.api.services import Services
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.dispatching import Dispatching, FieldStore
 from watchfloor.core.notifications import DeadLetterStore, NotificationLog, NotificationRule
@@ -45,9 +46,8 @@ class FieldServices:
     cap_sender: str = "watchfloor"
 
 
-def _field(request: Request) -> FieldServices:
-    services: FieldServices = request.app.state.services.field
-    return services
+def _field(services: Services) -> FieldServices:
+    return services.field
 
 
 Field = Annotated[FieldServices, Depends(_field)]

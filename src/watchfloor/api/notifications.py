@@ -14,11 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from watchfloor.api.audit import audit_entry, audited, record
+from watchfloor.api.audit import audit_entry, audited_in, record
 from watchfloor.api.auth import allowed
 from watchfloor.api.field import Field as FieldDependency
 from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import AlarmId
+from watchfloor.api.services import Services
 from watchfloor.codecs.cap import FeedEntry, encode_alert, encode_atom_index
 from watchfloor.core.alarms import Alarm
 from watchfloor.core.errors import NotFoundError
@@ -94,11 +95,14 @@ def notifications_router() -> APIRouter:
     async def cap_index(
         principal: AlarmReader,
         field: FieldDependency,
+        services: Services,
         request: Request,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
-        async with audited(request, principal, "cap.index", "alarms:cap") as repository:
-            recent = await repository.list_alarms(state=None, limit=limit, after=None)
+        async with audited_in(
+            services.alarms, request, principal, "cap.index", "alarms:cap"
+        ) as store:
+            recent = await store.list_alarms(state=None, limit=limit, after=None)
         alarms = [a for a in recent if _published(field, a)]
         entries = [
             FeedEntry(
@@ -124,10 +128,15 @@ def notifications_router() -> APIRouter:
         response_class=Response,
     )
     async def cap_alert(
-        alarm_id: AlarmId, request: Request, principal: AlarmReader, field: FieldDependency
+        alarm_id: AlarmId,
+        request: Request,
+        principal: AlarmReader,
+        field: FieldDependency,
+        services: Services,
     ) -> Response:
-        async with audited(request, principal, "cap.read", f"alarm:{alarm_id}") as repository:
-            alarm = (await repository.get_alarm(alarm_id)).alarm
+        target = f"alarm:{alarm_id}"
+        async with audited_in(services.alarms, request, principal, "cap.read", target) as alarms:
+            alarm = (await alarms.get_alarm(alarm_id)).alarm
             if not _published(field, alarm):
                 raise NotFoundError(f"alarm {alarm_id} is not published as CAP")
         notice = notice_of(_event(alarm))

@@ -22,6 +22,7 @@ from watchfloor.api.auth import allowed
 from watchfloor.api.field import Field as FieldDependency
 from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import TypeCode
+from watchfloor.api.services import Services
 from watchfloor.core.alarm_types import CodeSystem, SourceCode, Taxonomy
 from watchfloor.core.audit import content_digest
 from watchfloor.core.principals import Permission, Principal
@@ -90,11 +91,6 @@ class IntakeOut(BaseModel):
     site: str
 
 
-def _taxonomy(request: Request) -> Taxonomy:
-    taxonomy: Taxonomy = request.app.state.services.handling.taxonomy
-    return taxonomy
-
-
 def _check_type(taxonomy: Taxonomy, type_code: int) -> None:
     alarm_type = taxonomy.types.get(type_code)
     if alarm_type is None:
@@ -145,9 +141,13 @@ def reports_router() -> APIRouter:
 
     @router.post("/reports", status_code=201, summary="A report from staff on duty")
     async def report(
-        body: ReportIn, principal: Reporter, field: FieldDependency, request: Request
+        body: ReportIn,
+        principal: Reporter,
+        field: FieldDependency,
+        services: Services,
+        request: Request,
     ) -> IntakeOut:
-        _check_type(_taxonomy(request), body.type_code)
+        _check_type(services.handling.taxonomy, body.type_code)
         photo = None if body.photo is None else _photo(body.photo)
         site = body.site or f"position {body.latitude:.5f},{body.longitude:.5f}"
         raw = body.model_dump(mode="json", exclude={"photo"}) | {"photo": photo is not None}
@@ -173,9 +173,13 @@ def reports_router() -> APIRouter:
 
     @router.post("/calls", status_code=201, summary="A call entered by a call-taker")
     async def call(
-        body: CallIn, principal: CallTaker, field: FieldDependency, request: Request
+        body: CallIn,
+        principal: CallTaker,
+        field: FieldDependency,
+        services: Services,
+        request: Request,
     ) -> IntakeOut:
-        _check_type(_taxonomy(request), body.type_code)
+        _check_type(services.handling.taxonomy, body.type_code)
         record = await _submit(
             field,
             Signal(
