@@ -25,11 +25,11 @@ from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.credentials import Argon2Credentials
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.api import ApiServices, create_api
-from watchfloor.api.application import Metric
 from watchfloor.api.cameras import CameraServices, RedactPushSecrets
-from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
+from watchfloor.api.metrics import Metric
 from watchfloor.api.reports import REPORT_MAX_BODY
+from watchfloor.api.staff import StaffServices
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
@@ -547,7 +547,7 @@ async def open_platform(
                     log=notification_log,
                     clock=clock,
                 )
-                field = FieldServices(
+                staff = StaffServices(
                     sink=writer,
                     store=units,
                     dispatching=dispatching,
@@ -625,7 +625,7 @@ async def open_platform(
                                 push=hikvision,
                                 alarm_types=frozenset(taxonomy.types),
                             ),
-                            field=field,
+                            staff=staff,
                             stream_recheck_seconds=settings.stream_recheck_seconds,
                             logins=logins,
                             user_admin=UserAdmin(

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
-from watchfloor.api.fields import AlarmId, SignalId
+from watchfloor.api.params import AlarmId, SignalId
 from watchfloor.api.services import Services
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.cameras import CameraDevice, CameraRegistration, SnapshotInfo

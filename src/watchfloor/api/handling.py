@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from watchfloor.api.audit import audited_handling, audited_in
 from watchfloor.api.auth import allowed
-from watchfloor.api.fields import AccountPath, AlarmId, SitePath, StepNumber
+from watchfloor.api.params import AccountPath, AlarmId, SitePath, StepNumber
 from watchfloor.api.schemas import (
     ActionIn,
     AlarmOut,

@@ -19,10 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from watchfloor.api.audit import audit_entry
 from watchfloor.api.auth import allowed
-from watchfloor.api.field import Field as FieldDependency
-from watchfloor.api.field import FieldServices
-from watchfloor.api.fields import TypeCode
+from watchfloor.api.params import TypeCode
 from watchfloor.api.services import Services
+from watchfloor.api.staff import Staff, StaffServices
 from watchfloor.core.alarm_types import CodeSystem, SourceCode, Taxonomy
 from watchfloor.core.audit import content_digest
 from watchfloor.core.principals import Permission, Principal
@@ -113,7 +112,7 @@ def _photo(text: str) -> Snapshot:
 
 
 async def _submit(
-    field: FieldServices, signal: Signal, request: Request, principal: Principal, action: str
+    staff: StaffServices, signal: Signal, request: Request, principal: Principal, action: str
 ) -> SignalRecord:
     # The submission's audit row commits with the signal. It names the report by the key its
     # sender chose and holds only a digest of what was written.
@@ -124,7 +123,7 @@ async def _submit(
         f"{signal.source}:{signal.idempotency_key or 'unkeyed'}",
         digest=content_digest(signal.raw),
     )
-    (record,) = await field.sink.submit([signal], audit=entry)
+    (record,) = await staff.sink.submit([signal], audit=entry)
     assert record is not None  # noqa: S101 - only link tests yield None
     return record
 
@@ -143,7 +142,7 @@ def reports_router() -> APIRouter:
     async def report(
         body: ReportIn,
         principal: Reporter,
-        field: FieldDependency,
+        staff: Staff,
         services: Services,
         request: Request,
     ) -> IntakeOut:
@@ -152,10 +151,10 @@ def reports_router() -> APIRouter:
         site = body.site or f"position {body.latitude:.5f},{body.longitude:.5f}"
         raw = body.model_dump(mode="json", exclude={"photo"}) | {"photo": photo is not None}
         record = await _submit(
-            field,
+            staff,
             Signal(
                 source=SignalSource.PATROL,
-                received_at=field.clock.now(),
+                received_at=staff.clock.now(),
                 device=f"patrol:{principal.user}",
                 code=SourceCode(system=CodeSystem.TAXONOMY, code=str(body.type_code)),
                 zone=None,
@@ -175,16 +174,16 @@ def reports_router() -> APIRouter:
     async def call(
         body: CallIn,
         principal: CallTaker,
-        field: FieldDependency,
+        staff: Staff,
         services: Services,
         request: Request,
     ) -> IntakeOut:
         _check_type(services.handling.taxonomy, body.type_code)
         record = await _submit(
-            field,
+            staff,
             Signal(
                 source=SignalSource.CALL,
-                received_at=field.clock.now(),
+                received_at=staff.clock.now(),
                 device=f"call-taker:{principal.user}",
                 code=SourceCode(system=CodeSystem.TAXONOMY, code=str(body.type_code)),
                 zone=None,

@@ -21,11 +21,11 @@ from watchfloor.core.users import UserDirectory
 
 if TYPE_CHECKING:
     # Only for the annotations: these modules' routes depend on ``Services``.
-    from watchfloor.api.application import Metric
     from watchfloor.api.audit import AuditLog, CheckpointSigner
     from watchfloor.api.cameras import CameraServices
-    from watchfloor.api.field import FieldServices
     from watchfloor.api.hardening import RequestLimits
+    from watchfloor.api.metrics import Metric
+    from watchfloor.api.staff import StaffServices
     from watchfloor.api.transparency import RegisterInfo
 
 __all__ = ["ApiServices", "Services", "services_of"]
@@ -45,7 +45,7 @@ class ApiServices:
     register: RegisterInfo
     logins: Logins
     user_admin: UserAdmin
-    field: FieldServices
+    staff: StaffServices
     audit_log: AuditLog
     signer: CheckpointSigner
     #: (public key hex, message, signature hex) -> whether it verifies with a trusted key.

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
-from watchfloor.api.fields import UtcTime
+from watchfloor.api.params import UtcTime
 from watchfloor.api.services import Services
 from watchfloor.core.principals import Permission, Principal
 from watchfloor.core.statistics import Dimension, Durations, StatisticsRow, summarise

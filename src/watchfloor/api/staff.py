@@ -15,7 +15,7 @@ from watchfloor.core.notifications import DeadLetterStore, NotificationLog, Noti
 from watchfloor.core.ports import Clock
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
 
-__all__ = ["AuditedSink", "Field", "FieldServices"]
+__all__ = ["AuditedSink", "Staff", "StaffServices"]
 
 
 class AuditedSink(Protocol):
@@ -29,7 +29,7 @@ class AuditedSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FieldServices:
+class StaffServices:
     """Intake for reports and calls, units and dispatch, and the notification feeds.
 
     ``cap_rules`` select the alarms the CAP feed publishes (none: the feed is empty);
@@ -46,8 +46,9 @@ class FieldServices:
     cap_sender: str = "watchfloor"
 
 
-def _field(services: Services) -> FieldServices:
-    return services.field
+def _staff(services: Services) -> StaffServices:
+    return services.staff
 
 
-Field = Annotated[FieldServices, Depends(_field)]
+Staff = Annotated[StaffServices, Depends(_staff)]
+"""A route's parameter: the services of staff on duty, call-takers and notifications."""
