@@ -6,7 +6,7 @@ request use ``services_of``. Nothing else reads the application's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from watchfloor.api.audit import AuditLog, CheckpointSigner
     from watchfloor.api.cameras import CameraServices
     from watchfloor.api.hardening import RequestLimits
-    from watchfloor.api.metrics import Metric
+    from watchfloor.api.metrics import Collector
     from watchfloor.api.staff import StaffServices
     from watchfloor.api.transparency import RegisterInfo
 
@@ -41,7 +41,7 @@ class ApiServices:
     health: StoreHealth
     handling: AlarmHandling
     events: EventSource
-    metrics: Callable[[], Iterable[Metric]]
+    metrics: Collector
     register: RegisterInfo
     logins: Logins
     user_admin: UserAdmin

@@ -8,6 +8,9 @@ with the transaction it is part of, so an audited action and its audit row are o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -27,12 +30,15 @@ from watchfloor.core.audit import (
     checkpoint_message,
     seal_entry,
 )
+from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.ports import Clock
 from watchfloor.store._errors import translate_errors
 from watchfloor.store.database import write_transaction
 from watchfloor.store.tables import audit_checkpoints, audit_log
 
 __all__ = ["SqlAuditLog", "append_audit", "lock_chain", "record_audit"]
+
+logger = logging.getLogger(__name__)
 
 #: Arbitrary, fixed: the PostgreSQL advisory lock that serialises audit appends.
 _APPEND_LOCK: Final = 0x57A7_0A0D
@@ -224,6 +230,28 @@ class SqlAuditLog:
                     )
                 )
         return checkpoint
+
+    async def serve_checkpoints(
+        self, key_id: str, sign: Callable[[bytes], str], *, period: float
+    ) -> None:
+        """Sign a checkpoint of the chain every ``period`` seconds, and once at the end.
+
+        The last one, written while shutting down, makes rows removed from the end of the
+        chain while the server is stopped detectable. Runs until cancelled.
+        """
+        try:
+            while True:
+                await asyncio.sleep(period)
+                try:
+                    checkpoint = await self.add_checkpoint(key_id, sign)
+                    logger.info("audit checkpoint: %s rows", checkpoint.count)
+                except StoreUnavailableError:
+                    logger.error("audit checkpoint failed: store unavailable; retrying")
+                except Exception:  # task boundary: checkpoints must outlive a bug in one
+                    logger.exception("audit checkpoint failed")
+        finally:
+            with contextlib.suppress(StoreUnavailableError):
+                await self.add_checkpoint(key_id, sign)
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """Return the newest checkpoint, if any."""
