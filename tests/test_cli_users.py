@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from watchfloor.app import open_repository
+from watchfloor.app import open_users
 from watchfloor.cli import app
 from watchfloor.config import Settings
 from watchfloor.core.principals import Principal
@@ -27,8 +27,8 @@ def _run(tmp_path: Path, *args: str, stdin: str | None = None) -> tuple[int, str
 
 def _authenticate(tmp_path: Path, token: str) -> Principal | None:
     async def run() -> Principal | None:
-        async with open_repository(Settings(data_dir=tmp_path)) as repository:
-            return await repository.authenticate(token)
+        async with open_users(Settings(data_dir=tmp_path)) as users:
+            return await users.authenticate(token)
 
     return asyncio.run(run())
 

@@ -8,7 +8,7 @@ import logging
 import secrets
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +25,7 @@ from watchfloor.adapters.auth_events import AuditedAuthEvents, LoggedAuthEvents
 from watchfloor.adapters.bus import LocalBus
 from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.credentials import Argon2Credentials
+from watchfloor.adapters.escalation import serve_escalation
 from watchfloor.adapters.open_files import (
     FD_RESERVE,
     AcceptErrorFilter,
@@ -35,25 +36,23 @@ from watchfloor.adapters.open_files import (
 from watchfloor.adapters.refusals import RefusalAudit, open_refusal_audit
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.api import ApiServices, create_api
-from watchfloor.api.application import Metric
 from watchfloor.api.cameras import CameraServices, RedactPushSecrets
-from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.head_limit import head_limited_protocol
+from watchfloor.api.metrics import camera_metrics, chain_collectors, intake_metrics
 from watchfloor.api.reports import REPORT_MAX_BODY
+from watchfloor.api.staff import StaffServices
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
-from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import DeviceKind
 from watchfloor.core.dispatching import Dispatching
-from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
 from watchfloor.core.notifications import Channel
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
-from watchfloor.core.retention import PurgeResult, RetentionPolicy
+from watchfloor.core.retention import RetentionPolicy
 from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import AuthEvents, SessionPolicy
@@ -62,7 +61,8 @@ from watchfloor.notifiers.log import AuditedNotificationLog, LoggingNotification
 from watchfloor.notifiers.senders import SENDERS
 from watchfloor.notifiers.webhook import WebhookOutbox
 from watchfloor.receivers.camera_mapping import SnapshotLimits
-from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.receivers.dc09 import Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.receivers.dc09_accounts import AccountDirectory
 from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
 from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
 from watchfloor.receivers.onvif import serve_onvif_device
@@ -72,7 +72,7 @@ from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import migrate, open_engine, sqlite_url
 from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
-from watchfloor.store.retention import purge_due
+from watchfloor.store.retention import serve_retention
 from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
 from watchfloor.store.users import SqlUsers
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -85,7 +85,7 @@ __all__ = [
     "open_platform",
     "open_repository",
     "open_user_admin",
-    "purge",
+    "open_users",
     "retention_policy",
     "serve",
 ]
@@ -118,6 +118,17 @@ async def open_repository(
 
 
 @asynccontextmanager
+async def open_users(settings: Settings, clock: Clock | None = None) -> AsyncIterator[SqlUsers]:
+    """Open the users and API tokens of these settings' database, migrated."""
+    engine = open_engine(database_url(settings))
+    try:
+        await migrate(engine)
+        yield SqlUsers(engine, clock or SystemClock())
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
 async def open_user_admin(
     settings: Settings, clock: Clock | None = None, events: AuthEvents | None = None
 ) -> AsyncIterator[UserAdmin]:
@@ -128,11 +139,12 @@ async def open_user_admin(
     engine = open_engine(database_url(settings))
     try:
         await migrate(engine)
-        audit_log = SqlAuditLog(engine, clock or SystemClock())
+        clock = clock or SystemClock()
+        audit_log = SqlAuditLog(engine, clock)
         yield UserAdmin(
-            store=SqlUsers(engine),
+            store=SqlUsers(engine, clock),
             credentials=Argon2Credentials(),
-            clock=clock or SystemClock(),
+            clock=clock,
             events=events or AuditedAuthEvents(LoggedAuthEvents(), audit_log.record, via="cli"),
         )
     finally:
@@ -159,63 +171,6 @@ def _logins(settings: Settings, users: SqlUsers, clock: Clock, events: AuthEvent
     )
 
 
-class AccountDirectory:
-    """The receiver's view of DC-09 accounts, read from the store.
-
-    ``lookup`` keeps each answer for ``ttl`` seconds: panels send in bursts, and the memory
-    spares the store two reads per frame while an account added, changed or disabled (CLI,
-    API, another node) still applies within ``ttl`` seconds. ``is_registered`` answers from
-    memory alone (the accounts registered at the last ``refresh``, which ``serve`` repeats,
-    and those a lookup found since), so that the receiver can let registered panels past its
-    limits on unregistered traffic without asking the store.
-    """
-
-    def __init__(self, repository: SqlRepository, clock: Clock, *, ttl: float = 1.0) -> None:
-        self._repository = repository
-        self._clock = clock
-        self._ttl = ttl
-        self._views: dict[str, tuple[float, AccountView | None]] = {}
-        self._registered: set[str] = set()
-
-    def is_registered(self, account: str) -> bool:
-        """Return whether the account is known to be registered (no I/O)."""
-        return account in self._registered
-
-    async def refresh(self) -> None:
-        """Read which accounts are registered now (one light query)."""
-        self._registered = set(await self._repository.registered_accounts())
-
-    async def serve(self, period: float) -> None:
-        """Refresh every ``period`` seconds, until cancelled."""
-        while True:
-            await asyncio.sleep(period)
-            try:
-                await self.refresh()
-            except StoreUnavailableError:
-                logger.error("registered accounts not refreshed: store unavailable; retrying")
-            except Exception:  # task boundary: the refresh must outlive a bug in one run
-                logger.exception("registered accounts not refreshed")
-
-    async def lookup(self, account: str) -> AccountView | None:
-        """Return the account's view (None: not registered)."""
-        now = self._clock.monotonic()
-        cached = self._views.get(account)
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
-        device = await self._repository.find_account(account)
-        view = None
-        if device is not None:
-            key = await self._repository.account_key(account) if device.has_key else None
-            view = AccountView(key=key, enabled=device.enabled)
-            self._registered.add(account)
-        else:
-            self._registered.discard(account)
-        if len(self._views) > 100_000:
-            self._views.clear()  # a scan of random accounts must not grow memory forever
-        self._views[account] = (now, view)
-        return view
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Platform:
     """A running platform: the ASGI app, the DC-09 address it listens on, and its parts."""
@@ -223,6 +178,7 @@ class Platform:
     api: FastAPI
     dc09_address: tuple[str, int]
     repository: SqlRepository
+    users: SqlUsers
     writer: GroupCommitWriter
     receiver: Dc09Receiver
     bus: LocalBus
@@ -242,124 +198,21 @@ class Platform:
 
 
 async def _bootstrap_tokens(
-    settings: Settings, repository: SqlRepository, announce: Callable[[str], None]
+    settings: Settings, users: SqlUsers, announce: Callable[[str], None]
 ) -> None:
     if settings.bootstrap_token is not None:
-        await repository.ensure_token(
+        await users.ensure_token(
             user="admin", role=Role.ADMIN, label="bootstrap", token=settings.bootstrap_token.value
         )
         return
-    if await repository.count_tokens() == 0:
+    if await users.count_tokens() == 0:
         token = secrets.token_urlsafe(32)
-        await repository.ensure_token(
-            user="admin", role=Role.ADMIN, label="first-start", token=token
-        )
+        await users.ensure_token(user="admin", role=Role.ADMIN, label="first-start", token=token)
         announce(
             "First start: an admin token was created; it is shown this once only.\n"
             f"  token:  {token}\n"
             f"  console: http://{settings.http}/#token={token}"
         )
-
-
-def _metrics(
-    receiver: Dc09Receiver, writer: GroupCommitWriter, bus: LocalBus
-) -> Callable[[], Iterable[Metric]]:
-    def collect() -> Iterable[Metric]:
-        stats = writer.stats
-        yield Metric(
-            name="watchfloor_dc09_events_total",
-            help="DC-09 receiver events by outcome (acked, rejected_*, limit_*, ...)",
-            kind="counter",
-            samples=tuple(
-                ((("outcome", k),), float(v)) for k, v in sorted(receiver.counters.items())
-            ),
-        )
-        yield Metric(
-            name="watchfloor_dc09_open_connections",
-            help="Open DC-09 TCP connections",
-            kind="gauge",
-            samples=(((), float(receiver.open_connections)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_queue_depth",
-            help="Signals waiting for the writer",
-            kind="gauge",
-            samples=(((), float(stats.queue_depth)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_batches_total",
-            help="Group commits done",
-            kind="counter",
-            samples=(((), float(stats.batches)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_signals_total",
-            help="Signals committed",
-            kind="counter",
-            samples=(((), float(stats.signals_committed)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_link_tests_total",
-            help="Link tests (DC-09 NULL) committed",
-            kind="counter",
-            samples=(((), float(stats.link_tests_committed)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_failed_batches_total",
-            help="Group commits that failed",
-            kind="counter",
-            samples=(((), float(stats.failed_batches)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_last_batch_size",
-            help="Items in the last commit",
-            kind="gauge",
-            samples=(((), float(stats.last_batch_size)),),
-        )
-        yield Metric(
-            name="watchfloor_intake_commit_seconds",
-            help="Latency of the last group commit",
-            kind="gauge",
-            samples=(((), stats.last_commit_seconds),),
-        )
-        yield Metric(
-            name="watchfloor_stream_subscribers",
-            help="Consoles on the alarm stream",
-            kind="gauge",
-            samples=(((), float(bus.subscriber_count)),),
-        )
-
-    return collect
-
-
-def _camera_metrics(
-    hikvision: HikvisionPushReceiver, frigate: FrigateReceiver
-) -> Callable[[], Iterable[Metric]]:
-    def collect() -> Iterable[Metric]:
-        for name, help_text, counters in (
-            ("watchfloor_hikvision_push_total", "Hikvision pushes by outcome", hikvision.counters),
-            (
-                "watchfloor_frigate_messages_total",
-                "Frigate MQTT messages by outcome",
-                frigate.counters,
-            ),
-        ):
-            yield Metric(
-                name=name,
-                help=help_text,
-                kind="counter",
-                samples=tuple(((("outcome", k),), float(v)) for k, v in sorted(counters.items())),
-            )
-
-    return collect
-
-
-def _chain(*collectors: Callable[[], Iterable[Metric]]) -> Callable[[], Iterable[Metric]]:
-    def collect() -> Iterable[Metric]:
-        for collector in collectors:
-            yield from collector()
-
-    return collect
 
 
 @asynccontextmanager
@@ -404,60 +257,6 @@ async def _camera_intake(
         yield frigate
 
 
-async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
-    """Escalate alarms past their acknowledgement deadline, every ``period`` seconds."""
-    while True:
-        try:
-            for alarm in await handling.escalate_overdue():
-                logger.warning(
-                    "alarm %s escalated to priority %s: not acknowledged in time",
-                    alarm.id,
-                    alarm.priority,
-                )
-        except StoreUnavailableError:
-            logger.error("escalation check failed: store unavailable; retrying")
-        except Exception:  # task boundary: escalation must outlive a bug in one check
-            logger.exception("escalation check failed")
-        await asyncio.sleep(period)
-
-
-async def _serve_checkpoints(audit_log: SqlAuditLog, signer: AuditSigner, period: float) -> None:
-    """Sign a checkpoint of the audit chain every ``period`` seconds (see ``_checkpointed``)."""
-    while True:
-        await asyncio.sleep(period)
-        try:
-            checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
-            logger.info("audit checkpoint: %s rows", checkpoint.count)
-        except StoreUnavailableError:
-            logger.error("audit checkpoint failed: store unavailable; retrying")
-        except Exception:  # task boundary: checkpoints must outlive a bug in one
-            logger.exception("audit checkpoint failed")
-
-
-@asynccontextmanager
-async def _checkpointed(audit_log: SqlAuditLog, signer: AuditSigner) -> AsyncIterator[None]:
-    """Sign a checkpoint of the audit chain on entering the block and on leaving it.
-
-    The one at start-up puts the chain as the server found it under signature at once (not
-    an hour later); the one at the end, after everything that audits has stopped, makes rows
-    removed from the end of the chain while the server is stopped detectable.
-    """
-    await _sign_checkpoint(audit_log, signer, "start-up")
-    try:
-        yield
-    finally:
-        await _sign_checkpoint(audit_log, signer, "shutdown")
-
-
-async def _sign_checkpoint(audit_log: SqlAuditLog, signer: AuditSigner, when: str) -> None:
-    try:
-        checkpoint = await audit_log.add_checkpoint(signer.key_id, signer.sign)
-    except StoreUnavailableError:
-        logger.error("audit checkpoint at %s failed: store unavailable", when)
-    else:
-        logger.info("audit checkpoint at %s: %s rows", when, checkpoint.count)
-
-
 def retention_policy(settings: Settings) -> RetentionPolicy:
     """Return the retention policy the settings define."""
     return RetentionPolicy.of_days(
@@ -466,42 +265,6 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
         notes=settings.retention_notes_days,
         closed_alarms=settings.retention_closed_alarms_days,
     )
-
-
-async def purge(
-    engine: AsyncEngine, policy: RetentionPolicy, clock: Clock, actor: str
-) -> PurgeResult:
-    """Purge everything due now under the policy; each batch is audited as ``actor``'s."""
-    cutoffs = policy.cutoffs(clock.now())
-
-    def entry(done: PurgeResult) -> AuditEntry:
-        return AuditEntry(
-            at=clock.now(),
-            actor=actor,
-            role=None,
-            via="system" if actor == "system" else "cli",
-            action="retention.purge",
-            target=done.summary(),
-            reason="retention period ended",
-        )
-
-    return await purge_due(engine, cutoffs, entry)
-
-
-async def _serve_retention(
-    engine: AsyncEngine, policy: RetentionPolicy, clock: Clock, period: float
-) -> None:
-    """Purge what is past its retention period, now and every ``period`` seconds."""
-    while True:
-        try:
-            result = await purge(engine, policy, clock, "system")
-            if result.total:
-                logger.info("retention purge: %s", result.summary())
-        except StoreUnavailableError:
-            logger.error("retention purge failed: store unavailable; retrying")
-        except Exception:  # task boundary: the purge must outlive a bug in one run
-            logger.exception("retention purge failed")
-        await asyncio.sleep(period)
 
 
 @asynccontextmanager
@@ -538,13 +301,14 @@ async def open_platform(
     try:
         await migrate(engine)
         repository = SqlRepository(engine, clock)
+        users = SqlUsers(engine, clock)
         audit_log = SqlAuditLog(engine, clock)
         signer = AuditSigner.load_or_create(settings.data_dir)
-        await _bootstrap_tokens(settings, repository, announce)
+        await _bootstrap_tokens(settings, users, announce)
         await record_taxonomy(engine, taxonomy, clock)
         bus = LocalBus()
         async with (
-            _checkpointed(audit_log, signer),
+            audit_log.checkpointed(signer.key_id, signer.sign),
             open_writer(
                 engine,
                 taxonomy,
@@ -601,7 +365,7 @@ async def open_platform(
                     log=notification_log,
                     clock=clock,
                 )
-                field = FieldServices(
+                staff = StaffServices(
                     sink=writer,
                     store=units,
                     dispatching=dispatching,
@@ -618,15 +382,17 @@ async def open_platform(
                     _running(watch.serve(), name="supervision"),
                     _running(accounts.serve(_ACCOUNTS_REFRESH_SECONDS), name="dc09-accounts"),
                     _running(
-                        _serve_escalation(handling, settings.supervision_period),
+                        serve_escalation(handling, settings.supervision_period),
                         name="escalation",
                     ),
                     _running(
-                        _serve_checkpoints(audit_log, signer, settings.audit_checkpoint_interval),
+                        audit_log.serve_checkpoints(
+                            signer.key_id, signer.sign, period=settings.audit_checkpoint_interval
+                        ),
                         name="audit-checkpoints",
                     ),
                     _running(
-                        _serve_retention(
+                        serve_retention(
                             engine,
                             retention_policy(settings),
                             clock,
@@ -644,7 +410,6 @@ async def open_platform(
                         interval=timedelta(seconds=settings.audit_refusal_interval),
                     ) as refusals,
                 ):
-                    users = SqlUsers(engine)
                     auth_events = AuditedAuthEvents(
                         LoggedAuthEvents(),
                         audit_log.record,
@@ -654,12 +419,15 @@ async def open_platform(
                     logins = _logins(settings, users, clock, auth_events)
                     api = create_api(
                         ApiServices(
-                            repository=repository,
+                            alarms=repository,
+                            accounts=repository,
+                            users=users,
+                            health=repository,
                             handling=handling,
                             events=bus,
-                            metrics=_chain(
-                                _metrics(receiver, writer, bus),
-                                _camera_metrics(hikvision, frigate),
+                            metrics=chain_collectors(
+                                intake_metrics(receiver, writer, bus),
+                                camera_metrics(hikvision, frigate),
                             ),
                             register=RegisterInfo(
                                 operator_name=settings.operator_name,
@@ -687,7 +455,7 @@ async def open_platform(
                                 push=hikvision,
                                 alarm_types=frozenset(taxonomy.types),
                             ),
-                            field=field,
+                            staff=staff,
                             stream_recheck_seconds=settings.stream_recheck_seconds,
                             metrics_token=(
                                 settings.metrics_token.value if settings.metrics_token else None
@@ -705,6 +473,7 @@ async def open_platform(
                         api=api,
                         dc09_address=address,
                         repository=repository,
+                        users=users,
                         writer=writer,
                         receiver=receiver,
                         bus=bus,

@@ -41,10 +41,10 @@ async def platform(settings: Settings, clock: FakeClock) -> AsyncIterator[Platfo
     configured = replace(settings, login_failures_per_name=3, audit_refusal_interval=INTERVAL)
     async with open_platform(configured, clock=clock) as running:
         for user, role in (("gus", Role.PATROL), ("guard", Role.PATROL), ("ada", Role.AUDITOR)):
-            await running.repository.ensure_token(
+            await running.users.ensure_token(
                 user=user, role=role, label="t", token=f"acc-{user}-token"
             )
-        await running.repository.ensure_token(
+        await running.users.ensure_token(
             user="ada", role=Role.AUDITOR, label="audit", token="acc-auditor-token"
         )
         yield running

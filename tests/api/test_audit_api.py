@@ -27,7 +27,7 @@ AUDITOR = {"Authorization": "Bearer audit-auditor-token"}
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     for user, role in (("olga", Role.OPERATOR), ("sam", Role.SUPERVISOR), ("ada", Role.AUDITOR)):
-        await platform.repository.ensure_token(
+        await platform.users.ensure_token(
             user=user, role=role, label="desk", token=f"audit-{role.value}-token"
         )
     transport = httpx.ASGITransport(app=platform.api, client=("10.1.2.3", 50000))

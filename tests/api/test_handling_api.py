@@ -29,10 +29,10 @@ OTHER_OPERATOR = {"Authorization": "Bearer other-operator-token"}
 
 @asynccontextmanager
 async def _client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    await platform.repository.ensure_token(
+    await platform.users.ensure_token(
         user="olga", role=Role.OPERATOR, label="test", token="operator-token"
     )
-    await platform.repository.ensure_token(
+    await platform.users.ensure_token(
         user="omar", role=Role.OPERATOR, label="test", token="other-operator-token"
     )
     transport = httpx.ASGITransport(app=platform.api)

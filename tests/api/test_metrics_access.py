@@ -20,7 +20,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 async def test_metrics_need_the_metrics_token_or_an_admin(settings: Settings) -> None:
     async with open_platform(replace(settings, metrics_token=Secret(SCRAPE))) as platform:
-        await platform.repository.ensure_token(
+        await platform.users.ensure_token(
             user="op", role=Role.OPERATOR, label="console", token="operator-token"
         )
         transport = httpx.ASGITransport(app=platform.api)

@@ -24,10 +24,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 60
 
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    await platform.repository.ensure_token(
+    await platform.users.ensure_token(
         user="guard", role=Role.PATROL, label="phone", token="guard-token"
     )
-    await platform.repository.ensure_token(
+    await platform.users.ensure_token(
         user="carol", role=Role.OPERATOR, label="desk", token="taker-token"
     )
     transport = httpx.ASGITransport(app=platform.api)

@@ -25,7 +25,7 @@ TOKENS = {role: f"matrix-{role.value}-token" for role in Role}
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     for role, token in TOKENS.items():
-        await platform.repository.ensure_token(
+        await platform.users.ensure_token(
             user=f"matrix-{role.value}", role=role, label="matrix", token=token
         )
     transport = httpx.ASGITransport(app=platform.api)

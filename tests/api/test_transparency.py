@@ -66,10 +66,10 @@ async def test_register_names_the_operator_when_configured(settings: Settings) -
 async def test_register_figures_equal_the_databases(settings: Settings) -> None:
     configured = replace(settings, retention_images_days=14)
     async with open_platform(configured) as platform:
-        await platform.repository.ensure_token(
+        await platform.users.ensure_token(
             user="sam", role=Role.SUPERVISOR, label="desk", token="sup-token"
         )
-        await platform.repository.ensure_token(
+        await platform.users.ensure_token(
             user="ada", role=Role.AUDITOR, label="desk", token="aud-token"
         )
         transport = httpx.ASGITransport(app=platform.api)

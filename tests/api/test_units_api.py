@@ -29,7 +29,7 @@ async def timed_platform(settings: Settings, clock: FakeClock) -> AsyncIterator[
             ("guard", Role.PATROL, "guard-token"),
             ("gus", Role.PATROL, "other-guard-token"),
         ):
-            await running.repository.ensure_token(user=user, role=role, label="t", token=token)
+            await running.users.ensure_token(user=user, role=role, label="t", token=token)
         yield running
 
 

@@ -101,7 +101,7 @@ async def ends(settings: Settings) -> AsyncIterator[Ends]:
             settings, notify=_rules((webhook, mqtt, smtp)), cap_sender="arc.example.org"
         )
         async with open_platform(configured) as platform:
-            await platform.repository.ensure_token(
+            await platform.users.ensure_token(
                 user="guard", role=Role.PATROL, label="phone", token="guard-token"
             )
             transport = httpx.ASGITransport(app=platform.api)

@@ -190,7 +190,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 
 async def test_dead_letters_are_for_administrators(platform: Platform) -> None:
-    await platform.repository.ensure_token(
+    await platform.users.ensure_token(
         user="olga",
         role=Role.OPERATOR,
         label="t",

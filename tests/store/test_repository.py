@@ -1,8 +1,7 @@
-"""The Repository contract: accounts, tokens, health, and reading alarms and signals."""
+"""The SQL store's contract: accounts, health, and reading alarms and signals."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from watchfloor.core.alarms import AlarmState, TimelineKind
 from watchfloor.core.devices import DeviceKind
 from watchfloor.core.errors import ConflictError, NotFoundError, StoreUnavailableError
-from watchfloor.core.ports import Repository
-from watchfloor.core.principals import Principal, Role
+from watchfloor.core.ports import AccountStore, AlarmStore, StoreHealth
 from watchfloor.store import (
     GroupCommitWriter,
     SqlRepository,
@@ -31,9 +29,10 @@ from .factories import camera_signal, dc09_signal
 KEY = bytes(range(16))
 
 
-def test_the_repository_implements_the_port(repository: SqlRepository) -> None:
-    port: Repository = repository  # checked by mypy against the port
-    assert port is repository
+def test_the_repository_implements_the_ports(repository: SqlRepository) -> None:
+    # Checked by mypy against each port.
+    ports: tuple[AlarmStore, AccountStore, StoreHealth] = (repository, repository, repository)
+    assert all(port is repository for port in ports)
 
 
 async def test_add_account_registers_a_dc09_device_with_its_site(
@@ -68,46 +67,6 @@ async def test_add_account_twice_is_a_conflict(repository: SqlRepository) -> Non
 async def test_unknown_account_is_none(repository: SqlRepository) -> None:
     assert await repository.find_account("9999") is None
     assert await repository.account_key("9999") is None
-
-
-async def test_ensure_token_is_idempotent_and_authenticates(repository: SqlRepository) -> None:
-    await repository.ensure_token(user="admin", role=Role.ADMIN, label="bootstrap", token="s3cret")
-    await repository.ensure_token(user="admin", role=Role.ADMIN, label="bootstrap", token="s3cret")
-
-    assert await repository.count_tokens() == 1
-    assert await repository.authenticate("s3cret") == Principal(
-        user="admin", role=Role.ADMIN, token_label="bootstrap"
-    )
-    assert await repository.authenticate("s3cret ") is None
-
-
-async def test_tokens_are_stored_as_hashes(repository: SqlRepository, engine: AsyncEngine) -> None:
-    await repository.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="s3cret")
-
-    async with engine.connect() as connection:
-        stored = (await connection.execute(text("SELECT token_hash FROM api_tokens"))).scalar()
-    assert stored == hashlib.sha256(b"s3cret").hexdigest()
-
-
-async def test_revoked_token_no_longer_authenticates(repository: SqlRepository) -> None:
-    await repository.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="t1")
-    await repository.ensure_token(user="bob", role=Role.AUDITOR, label="audit", token="t2")
-
-    assert await repository.revoke_token("t1")
-    assert not await repository.revoke_token("t1")
-
-    assert await repository.authenticate("t1") is None
-    assert await repository.count_tokens() == 1
-    # A restart with the same bootstrap value must not undo the revocation.
-    await repository.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="t1")
-    assert await repository.authenticate("t1") is None
-
-
-async def test_a_token_value_of_another_user_is_a_conflict(repository: SqlRepository) -> None:
-    await repository.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="same")
-
-    with pytest.raises(ConflictError):
-        await repository.ensure_token(user="bob", role=Role.ADMIN, label="x", token="same")
 
 
 async def test_check_writable_passes_on_a_healthy_store(repository: SqlRepository) -> None:

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.principals import Principal, Role
-from watchfloor.store import SqlRepository
+from watchfloor.core.users import UserDirectory, UserStore
 from watchfloor.store.users import SqlUsers
 
 from .conftest import FakeClock
 
 
 @pytest.fixture
-def users(engine: AsyncEngine) -> SqlUsers:
-    return SqlUsers(engine)
+def users(engine: AsyncEngine, clock: FakeClock) -> SqlUsers:
+    return SqlUsers(engine, clock)
+
+
+def test_the_users_store_implements_the_ports(users: SqlUsers) -> None:
+    # Checked by mypy against each port.
+    ports: tuple[UserStore, UserDirectory] = (users, users)
+    assert all(port is users for port in ports)
 
 
 async def test_a_user_is_stored_with_credentials_kept_apart(
@@ -120,13 +129,13 @@ async def test_a_session_needs_an_existing_user(users: SqlUsers, clock: FakeCloc
 
 
 async def test_tokens_are_listed_without_values_found_by_label_and_revoked_once(
-    users: SqlUsers, repository: SqlRepository, clock: FakeClock
+    users: SqlUsers, clock: FakeClock
 ) -> None:
     token = await users.add_token(
         user="alice", role=Role.OPERATOR, label="ci", token="value-1", now=clock.now()
     )
     await users.add_token(user="bob", role=Role.ADMIN, label="ci", token="value-2", now=clock.now())
-    assert await repository.authenticate("value-1") == Principal(
+    assert await users.authenticate("value-1") == Principal(
         user="alice", role=Role.OPERATOR, token_label="ci"
     )
     assert [t.user for t in await users.list_tokens(None)] == ["alice", "bob"]
@@ -141,19 +150,60 @@ async def test_tokens_are_listed_without_values_found_by_label_and_revoked_once(
     assert revoked.revoked_at is not None
     assert again.revoked_at == revoked.revoked_at
     assert await users.find_token("alice", "ci") is None
-    assert await repository.authenticate("value-1") is None
+    assert await users.authenticate("value-1") is None
     with pytest.raises(NotFoundError):
         await users.revoke_token(9999, clock.now())
 
 
 async def test_tokens_of_a_disabled_user_are_refused_until_enabled(
-    users: SqlUsers, repository: SqlRepository, clock: FakeClock
+    users: SqlUsers, clock: FakeClock
 ) -> None:
     await users.add_user(name="alice", role=Role.OPERATOR, password_hash=None, now=clock.now())
     await users.add_token(
         user="alice", role=Role.OPERATOR, label="ci", token="value", now=clock.now()
     )
     await users.update_user("alice", role=None, disabled=True, now=clock.now())
-    assert await repository.authenticate("value") is None
+    assert await users.authenticate("value") is None
     await users.update_user("alice", role=None, disabled=False, now=clock.now())
-    assert await repository.authenticate("value") is not None
+    assert await users.authenticate("value") is not None
+
+
+async def test_ensure_token_is_idempotent_and_authenticates(users: SqlUsers) -> None:
+    await users.ensure_token(user="admin", role=Role.ADMIN, label="bootstrap", token="s3cret")
+    await users.ensure_token(user="admin", role=Role.ADMIN, label="bootstrap", token="s3cret")
+
+    assert await users.count_tokens() == 1
+    assert await users.authenticate("s3cret") == Principal(
+        user="admin", role=Role.ADMIN, token_label="bootstrap"
+    )
+    assert await users.authenticate("s3cret ") is None
+
+
+async def test_tokens_are_stored_as_hashes(users: SqlUsers, engine: AsyncEngine) -> None:
+    await users.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="s3cret")
+
+    async with engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT token_hash FROM api_tokens"))).scalar()
+    assert stored == hashlib.sha256(b"s3cret").hexdigest()
+
+
+async def test_revoked_token_no_longer_authenticates(users: SqlUsers, clock: FakeClock) -> None:
+    await users.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="t1")
+    await users.ensure_token(user="bob", role=Role.AUDITOR, label="audit", token="t2")
+    token = await users.find_token("ann", "desk")
+    assert token is not None
+
+    await users.revoke_token(token.id, clock.now())
+
+    assert await users.authenticate("t1") is None
+    assert await users.count_tokens() == 1
+    # A restart with the same bootstrap value must not undo the revocation.
+    await users.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="t1")
+    assert await users.authenticate("t1") is None
+
+
+async def test_a_token_value_of_another_user_is_a_conflict(users: SqlUsers) -> None:
+    await users.ensure_token(user="ann", role=Role.OPERATOR, label="desk", token="same")
+
+    with pytest.raises(ConflictError):
+        await users.ensure_token(user="bob", role=Role.ADMIN, label="x", token="same")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from support.clock import FakeClock
 from watchfloor.adapters.credentials import Argon2Credentials
 from watchfloor.core.users import AuthEvent, AuthEventKind
 from watchfloor.store import migrate, open_engine, sqlite_url
@@ -40,6 +41,6 @@ async def open_sqlite_users(directory: Path) -> AsyncIterator[SqlUsers]:
     engine = open_engine(sqlite_url(directory))
     try:
         await migrate(engine)
-        yield SqlUsers(engine)
+        yield SqlUsers(engine, FakeClock())
     finally:
         await engine.dispose()

@@ -1,1 +1,1 @@
-"""Adapters of core ports: the bus, the clock, credentials, audit signing, auth events."""
+"""Adapters of core ports: bus, clock, credentials, audit signing, auth events, escalation timer."""

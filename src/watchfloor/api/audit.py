@@ -1,9 +1,9 @@
 """Auditing of API requests: the entry of a request's action, and audited units of work.
 
 Every route that reads or writes alarm, signal, image or equipment data runs its store calls
-inside ``audited`` (or ``audited_handling``): the audit row and the action commit in one
-transaction, and a failed action is recorded as failed. Alarm changes made inside are
-published to the consoles only after that commit.
+inside ``audited_in`` (or a use case inside ``audited_use_case``): the audit row and the
+action commit in one transaction, and a failed action is recorded as failed. Alarm changes
+made inside a use case are published to the consoles only after that commit.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, TypeVar
 
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
+from watchfloor.api.services import services_of
 from watchfloor.core.audit import (
     AuditEntry,
     AuditOutcome,
@@ -25,7 +26,7 @@ from watchfloor.core.audit import (
     VerifyReport,
 )
 from watchfloor.core.handling import AlarmHandling
-from watchfloor.core.ports import AlarmEvent, Repository
+from watchfloor.core.ports import AlarmEvent, AuditedStore, Publish
 from watchfloor.core.principals import Principal
 
 __all__ = [
@@ -33,15 +34,19 @@ __all__ = [
     "CheckpointSigner",
     "RefusalLog",
     "audit_entry",
-    "audited",
     "audited_handling",
     "audited_in",
+    "audited_use_case",
     "record",
 ]
 
 
 class AuditLog(Protocol):
-    """What the API reads of the audit log (``store.audit.SqlAuditLog``)."""
+    """What the API reads and appends of the audit log (``store.audit.SqlAuditLog``)."""
+
+    async def record(self, entry: AuditEntry) -> AuditRecord:
+        """Append one entry in a transaction of its own."""
+        ...
 
     async def search(
         self,
@@ -115,7 +120,7 @@ def audit_entry(
     outcome: AuditOutcome = AuditOutcome.OK,
 ) -> AuditEntry:
     """Return the entry for an action of this request: who, from where, when (UTC)."""
-    services = request.app.state.services
+    services = services_of(request)
     return AuditEntry(
         at=services.handling.clock.now(),
         actor=principal.user if principal else "anonymous",
@@ -130,15 +135,8 @@ def audit_entry(
     )
 
 
-class Auditable(Protocol):
-    """A store whose calls can run in one transaction with an audit row."""
-
-    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Self]:
-        """The unit of work (see ``Repository.audited``)."""
-        ...
-
-
-S = TypeVar("S", bound=Auditable)
+S = TypeVar("S", bound=AuditedStore)
+U = TypeVar("U")
 
 
 @asynccontextmanager
@@ -159,7 +157,10 @@ async def audited_in(
 
 
 @asynccontextmanager
-async def audited(
+async def audited_use_case(
+    use_case: Callable[[S, Publish], U],
+    store: S,
+    publish: Publish,
     request: Request,
     principal: Principal,
     action: str,
@@ -167,32 +168,44 @@ async def audited(
     *,
     reason: str | None = None,
     digest: str | None = None,
-) -> AsyncIterator[Repository]:
-    """Run the block's repository calls and the action's audit row in one transaction."""
-    repository: Repository = request.app.state.services.repository
-    async with audited_in(
-        repository, request, principal, action, target, reason=reason, digest=digest
-    ) as bound:
-        yield bound
+) -> AsyncIterator[U]:
+    """A use case bound to one audited unit of work on ``store``, publishing after commit.
 
-
-@asynccontextmanager
-async def audited_handling(
-    request: Request,
-    principal: Principal,
-    action: str,
-    target: str | None = None,
-    *,
-    reason: str | None = None,
-    digest: str | None = None,
-) -> AsyncIterator[AlarmHandling]:
-    """Like ``audited``, for the alarm use cases; their changes are published after commit."""
-    handling: AlarmHandling = request.app.state.services.handling
+    ``use_case`` builds the use case on the bound store and a publish function that holds the
+    alarm changes back; once the unit (the action and its audit row) commits they are handed
+    to ``publish``. If the block raises, nothing is stored and nothing is published.
+    """
     pending: list[AlarmEvent] = []
-    async with audited(request, principal, action, target, reason=reason, digest=digest) as bound:
-        yield replace(handling, repository=bound, publish=pending.append)
+    async with audited_in(
+        store, request, principal, action, target, reason=reason, digest=digest
+    ) as bound:
+        yield use_case(bound, pending.append)
     for event in pending:
-        handling.publish(event)
+        publish(event)
+
+
+def audited_handling(
+    request: Request,
+    principal: Principal,
+    action: str,
+    target: str | None = None,
+    *,
+    reason: str | None = None,
+    digest: str | None = None,
+) -> AbstractAsyncContextManager[AlarmHandling]:
+    """The alarm use cases in an audited unit of work; their changes published after commit."""
+    handling = services_of(request).handling
+    return audited_use_case(
+        lambda store, publish: replace(handling, repository=store, publish=publish),
+        handling.repository,
+        handling.publish,
+        request,
+        principal,
+        action,
+        target,
+        reason=reason,
+        digest=digest,
+    )
 
 
 async def record(request: HTTPConnection, entry: AuditEntry) -> None:
@@ -203,10 +216,8 @@ async def record(request: HTTPConnection, entry: AuditEntry) -> None:
     (``core.refusals``). A refused signed-in user or valid token is written in full: they are
     accountable, and add a row with every read anyway.
     """
-    services = request.app.state.services
+    services = services_of(request)
     if entry.outcome is AuditOutcome.DENIED and entry.role is None:
-        refusals: RefusalLog = services.refusals
-        await refusals.record(entry)
+        await services.refusals.record(entry)
         return
-    repository: Repository = services.repository
-    await repository.record_audit(entry)
+    await services.audit_log.record(entry)

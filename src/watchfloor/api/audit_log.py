@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 
-from watchfloor.api.audit import AuditLog, CheckpointSigner, audit_entry, record
+from watchfloor.api.audit import audit_entry, record
 from watchfloor.api.auth import allowed
+from watchfloor.api.services import Services
 from watchfloor.core.audit import AuditRecord, Checkpoint, VerifyReport
 from watchfloor.core.principals import Permission, Principal
 
@@ -107,6 +108,7 @@ def audit_router() -> APIRouter:
     async def search(
         request: Request,
         principal: Auditor,
+        services: Services,
         actor: str | None = None,
         action: Annotated[str | None, Query(description="an action or its prefix")] = None,
         target: str | None = None,
@@ -117,9 +119,8 @@ def audit_router() -> APIRouter:
         ),
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AuditList:
-        audit_log: AuditLog = request.app.state.services.audit_log
         await record(request, audit_entry(request, principal, "audit.read", target=actor))
-        rows = await audit_log.search(
+        rows = await services.audit_log.search(
             limit=limit,
             before=before,
             actor=actor,
@@ -131,8 +132,7 @@ def audit_router() -> APIRouter:
         return AuditList(items=[AuditRowOut.of(r) for r in rows])
 
     @router.get("/verify", summary="Recompute the chain and check the signed checkpoints")
-    async def verify(request: Request, principal: Auditor) -> VerifyOut:
-        services = request.app.state.services
+    async def verify(request: Request, principal: Auditor, services: Services) -> VerifyOut:
         await record(request, audit_entry(request, principal, "audit.verify"))
         report: VerifyReport = await services.audit_log.verify(services.verify_signature)
         return VerifyOut(
@@ -145,15 +145,16 @@ def audit_router() -> APIRouter:
         )
 
     @router.get("/checkpoints", summary="Every signed checkpoint, oldest first")
-    async def checkpoints(request: Request, principal: Auditor) -> CheckpointList:
-        audit_log: AuditLog = request.app.state.services.audit_log
-        return CheckpointList(items=[CheckpointOut.of(c) for c in await audit_log.checkpoints()])
+    async def checkpoints(principal: Auditor, services: Services) -> CheckpointList:
+        checkpoints = await services.audit_log.checkpoints()
+        return CheckpointList(items=[CheckpointOut.of(c) for c in checkpoints])
 
     @router.post("/checkpoints", status_code=201, summary="Sign a checkpoint of the chain now")
-    async def add_checkpoint(request: Request, principal: Auditor) -> CheckpointOut:
-        services = request.app.state.services
+    async def add_checkpoint(
+        request: Request, principal: Auditor, services: Services
+    ) -> CheckpointOut:
         await record(request, audit_entry(request, principal, "audit.checkpoint"))
-        signer: CheckpointSigner = services.signer
+        signer = services.signer
         return CheckpointOut.of(await services.audit_log.add_checkpoint(signer.key_id, signer.sign))
 
     return router

@@ -31,10 +31,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from watchfloor.api.audit import audit_entry, record
+from watchfloor.api.services import services_of
 from watchfloor.core.audit import AuditOutcome, content_digest
-from watchfloor.core.logins import Logins, SessionPrincipal
-from watchfloor.core.ports import Repository
+from watchfloor.core.logins import SessionPrincipal
 from watchfloor.core.principals import Permission, Principal, may
+from watchfloor.core.users import UserDirectory
 
 __all__ = [
     "CSRF_HEADER",
@@ -71,11 +72,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate_token(repository: Repository, token: str | None) -> Principal | None:
+async def authenticate_token(users: UserDirectory, token: str | None) -> Principal | None:
     """Return the principal a token stands for, or None."""
     if not token:
         return None
-    return await repository.authenticate(token)
+    return await users.authenticate(token)
 
 
 async def audit_refusal(
@@ -126,8 +127,7 @@ async def _session(connection: HTTPConnection) -> SessionPrincipal | None:
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    logins: Logins = connection.app.state.services.logins
-    return await logins.authenticate(token)
+    return await services_of(connection).logins.authenticate(token)
 
 
 async def require_session(request: Request) -> SessionPrincipal:
@@ -176,13 +176,12 @@ async def require_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
     """FastAPI dependency: the principal of a request (bearer token or session), or 401."""
-    repository: Repository = request.app.state.services.repository
     token = credentials.credentials.strip() if credentials else None
     if token is None:
         if request.cookies.get(SESSION_COOKIE):
             return (await require_session(request)).principal
         raise HTTPException(401, "missing bearer token or session", headers=_CHALLENGE)
-    principal = await authenticate_token(repository, token)
+    principal = await authenticate_token(services_of(request).users, token)
     if principal is None:
         # A token that is not (or no longer) valid: someone guessing, or a stale client.
         await audit_refusal(request, None, "token.rejected", digest=content_digest(token))
@@ -198,12 +197,11 @@ async def websocket_principal(websocket: WebSocket, *, audited: bool = True) -> 
     Refused credentials are audited as over REST, unless ``audited`` is False (the periodic
     re-check of an open stream, whose end is not a new attempt).
     """
-    repository: Repository = websocket.app.state.services.repository
     token = websocket.query_params.get("token") or bearer_token(
         websocket.headers.get("authorization")
     )
     if token:
-        principal = await authenticate_token(repository, token)
+        principal = await authenticate_token(services_of(websocket).users, token)
         if principal is None and audited:
             await audit_refusal(websocket, None, "token.rejected", digest=content_digest(token))
         return principal
@@ -242,7 +240,7 @@ async def _metrics_reader(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> None:
     """Let through the configured metrics token, else a principal that may read metrics."""
-    expected: str | None = request.app.state.services.metrics_token
+    expected = services_of(request).metrics_token
     if expected is not None and credentials is not None:
         given = credentials.credentials.strip().encode()
         if hmac.compare_digest(given, expected.encode()):

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
-from watchfloor.api.fields import AlarmId, SignalId
+from watchfloor.api.params import AlarmId, SignalId
+from watchfloor.api.services import Services
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.cameras import CameraDevice, CameraRegistration, SnapshotInfo
 from watchfloor.core.devices import DeviceKind
@@ -115,9 +116,8 @@ class CameraServices:
     alarm_types: Collection[int]
 
 
-def _cameras(request: Request) -> CameraServices:
-    services: CameraServices = request.app.state.services.cameras
-    return services
+def _cameras(services: Services) -> CameraServices:
+    return services.cameras
 
 
 Cameras = Annotated[CameraServices, Depends(_cameras)]

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from watchfloor.api.audit import audited, audited_handling
+from watchfloor.api.audit import audited_handling, audited_in
 from watchfloor.api.auth import allowed
-from watchfloor.api.fields import AccountPath, AlarmId, SitePath, StepNumber
+from watchfloor.api.params import AccountPath, AlarmId, SitePath, StepNumber
 from watchfloor.api.schemas import (
     ActionIn,
     AlarmOut,
@@ -21,6 +21,7 @@ from watchfloor.api.schemas import (
     StepIn,
     TestPeriodIn,
 )
+from watchfloor.api.services import Services
 from watchfloor.core.alarms import OPEN_STATES, Alarm, AlarmAction, AlarmState
 from watchfloor.core.audit import content_digest
 from watchfloor.core.errors import (
@@ -39,9 +40,8 @@ Supervisor = Annotated[Principal, allowed(Permission.SUPERVISE_ALARMS)]
 TaxonomyReader = Annotated[Principal, allowed(Permission.READ_TAXONOMY)]
 
 
-def _handling(request: Request) -> AlarmHandling:
-    handling: AlarmHandling = request.app.state.services.handling
-    return handling
+def _handling(services: Services) -> AlarmHandling:
+    return services.handling
 
 
 Handling = Annotated[AlarmHandling, Depends(_handling)]
@@ -181,19 +181,32 @@ def handling_router() -> APIRouter:
         "(null ends it): its signals are stored and shown, not alarmed",
     )
     async def account_on_test(
-        account: AccountPath, body: TestPeriodIn, request: Request, principal: Supervisor
+        account: AccountPath,
+        body: TestPeriodIn,
+        request: Request,
+        principal: Supervisor,
+        services: Services,
     ) -> TestPeriodIn:
         target = f"account:{account.upper()}"
-        async with audited(request, principal, "account.test_mode", target) as repository:
-            await repository.set_on_test(account=account.upper(), until=body.until)
+        async with audited_in(
+            services.accounts, request, principal, "account.test_mode", target
+        ) as accounts:
+            await accounts.set_on_test(account=account.upper(), until=body.until)
         return body
 
     @router.put("/sites/{site}/test", summary="Put a whole site on test until a time")
     async def site_on_test(
-        site: SitePath, body: TestPeriodIn, request: Request, principal: Supervisor
+        site: SitePath,
+        body: TestPeriodIn,
+        request: Request,
+        principal: Supervisor,
+        services: Services,
     ) -> TestPeriodIn:
-        async with audited(request, principal, "site.test_mode", f"site:{site}") as repository:
-            await repository.set_on_test(site=site, until=body.until)
+        target = f"site:{site}"
+        async with audited_in(
+            services.accounts, request, principal, "site.test_mode", target
+        ) as accounts:
+            await accounts.set_on_test(site=site, until=body.until)
         return body
 
     @router.get("/alarm-types", summary="The alarm types in force, with their procedures")

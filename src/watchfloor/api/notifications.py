@@ -14,11 +14,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from watchfloor.api.audit import audit_entry, audited, record
+from watchfloor.api.audit import audit_entry, audited_in, record
 from watchfloor.api.auth import allowed
-from watchfloor.api.field import Field as FieldDependency
-from watchfloor.api.field import FieldServices
-from watchfloor.api.fields import AlarmId
+from watchfloor.api.params import AlarmId
+from watchfloor.api.services import Services
+from watchfloor.api.staff import Staff, StaffServices
 from watchfloor.codecs.cap import FeedEntry, encode_alert, encode_atom_index
 from watchfloor.core.alarms import Alarm
 from watchfloor.core.errors import NotFoundError
@@ -60,8 +60,8 @@ class DeadLetterList(BaseModel):
     items: list[DeadLetterOut]
 
 
-def _published(field: FieldServices, alarm: Alarm) -> bool:
-    return any(rule.match.selects(alarm) for rule in field.cap_rules)
+def _published(staff: StaffServices, alarm: Alarm) -> bool:
+    return any(rule.match.selects(alarm) for rule in staff.cap_rules)
 
 
 def _event(alarm: Alarm) -> AlarmEvent:
@@ -77,11 +77,11 @@ def notifications_router() -> APIRouter:
     async def dead_letters(
         request: Request,
         principal: NotificationManager,
-        field: FieldDependency,
+        staff: Staff,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> DeadLetterList:
         await record(request, audit_entry(request, principal, "notification.dead_letters"))
-        letters = await field.dead_letters.list_dead_letters(limit=limit)
+        letters = await staff.dead_letters.list_dead_letters(limit=limit)
         return DeadLetterList(
             items=[DeadLetterOut.model_validate(letter, from_attributes=True) for letter in letters]
         )
@@ -93,13 +93,16 @@ def notifications_router() -> APIRouter:
     )
     async def cap_index(
         principal: AlarmReader,
-        field: FieldDependency,
+        staff: Staff,
+        services: Services,
         request: Request,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
-        async with audited(request, principal, "cap.index", "alarms:cap") as repository:
-            recent = await repository.list_alarms(state=None, limit=limit, after=None)
-        alarms = [a for a in recent if _published(field, a)]
+        async with audited_in(
+            services.alarms, request, principal, "cap.index", "alarms:cap"
+        ) as store:
+            recent = await store.list_alarms(state=None, limit=limit, after=None)
+        alarms = [a for a in recent if _published(staff, a)]
         entries = [
             FeedEntry(
                 id=f"watchfloor-alarm-{a.id}",
@@ -110,9 +113,9 @@ def notifications_router() -> APIRouter:
             for a in alarms
         ]
         body = encode_atom_index(
-            feed_id=f"{field.cap_sender}:alerts",
-            title=f"{field.cap_sender} alerts",
-            updated=max((a.last_at for a in alarms), default=field.clock.now()),
+            feed_id=f"{staff.cap_sender}:alerts",
+            title=f"{staff.cap_sender} alerts",
+            updated=max((a.last_at for a in alarms), default=staff.clock.now()),
             entries=entries,
         )
         return Response(body, media_type="application/atom+xml")
@@ -124,22 +127,27 @@ def notifications_router() -> APIRouter:
         response_class=Response,
     )
     async def cap_alert(
-        alarm_id: AlarmId, request: Request, principal: AlarmReader, field: FieldDependency
+        alarm_id: AlarmId,
+        request: Request,
+        principal: AlarmReader,
+        staff: Staff,
+        services: Services,
     ) -> Response:
-        async with audited(request, principal, "cap.read", f"alarm:{alarm_id}") as repository:
-            alarm = (await repository.get_alarm(alarm_id)).alarm
-            if not _published(field, alarm):
+        target = f"alarm:{alarm_id}"
+        async with audited_in(services.alarms, request, principal, "cap.read", target) as alarms:
+            alarm = (await alarms.get_alarm(alarm_id)).alarm
+            if not _published(staff, alarm):
                 raise NotFoundError(f"alarm {alarm_id} is not published as CAP")
         notice = notice_of(_event(alarm))
-        body = encode_alert(cap_alert_of(notice, sender=field.cap_sender))
-        field.notification_log.record(
+        body = encode_alert(cap_alert_of(notice, sender=staff.cap_sender))
+        staff.notification_log.record(
             SentNotice(
                 rule="cap",
                 channel=Channel.CAP,
                 destination=principal.user,
                 notice=notice,
                 outcome=DeliveryOutcome.SENT,
-                at=field.clock.now(),
+                at=staff.clock.now(),
             )
         )
         return Response(body, media_type=_CAP_MEDIA_TYPE)

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from watchfloor.api.audit import audit_entry
 from watchfloor.api.auth import allowed
-from watchfloor.api.field import Field as FieldDependency
-from watchfloor.api.field import FieldServices
-from watchfloor.api.fields import TypeCode
+from watchfloor.api.params import TypeCode
+from watchfloor.api.services import Services
+from watchfloor.api.staff import Staff, StaffServices
 from watchfloor.core.alarm_types import CodeSystem, SourceCode, Taxonomy
 from watchfloor.core.audit import content_digest
 from watchfloor.core.principals import Permission, Principal
@@ -90,11 +90,6 @@ class IntakeOut(BaseModel):
     site: str
 
 
-def _taxonomy(request: Request) -> Taxonomy:
-    taxonomy: Taxonomy = request.app.state.services.handling.taxonomy
-    return taxonomy
-
-
 def _check_type(taxonomy: Taxonomy, type_code: int) -> None:
     alarm_type = taxonomy.types.get(type_code)
     if alarm_type is None:
@@ -117,7 +112,7 @@ def _photo(text: str) -> Snapshot:
 
 
 async def _submit(
-    field: FieldServices, signal: Signal, request: Request, principal: Principal, action: str
+    staff: StaffServices, signal: Signal, request: Request, principal: Principal, action: str
 ) -> SignalRecord:
     # The submission's audit row commits with the signal. It names the report by the key its
     # sender chose and holds only a digest of what was written.
@@ -128,7 +123,7 @@ async def _submit(
         f"{signal.source}:{signal.idempotency_key or 'unkeyed'}",
         digest=content_digest(signal.raw),
     )
-    (record,) = await field.sink.submit([signal], audit=entry)
+    (record,) = await staff.sink.submit([signal], audit=entry)
     assert record is not None  # noqa: S101 - only link tests yield None
     return record
 
@@ -145,17 +140,21 @@ def reports_router() -> APIRouter:
 
     @router.post("/reports", status_code=201, summary="A report from staff on duty")
     async def report(
-        body: ReportIn, principal: Reporter, field: FieldDependency, request: Request
+        body: ReportIn,
+        principal: Reporter,
+        staff: Staff,
+        services: Services,
+        request: Request,
     ) -> IntakeOut:
-        _check_type(_taxonomy(request), body.type_code)
+        _check_type(services.handling.taxonomy, body.type_code)
         photo = None if body.photo is None else _photo(body.photo)
         site = body.site or f"position {body.latitude:.5f},{body.longitude:.5f}"
         raw = body.model_dump(mode="json", exclude={"photo"}) | {"photo": photo is not None}
         record = await _submit(
-            field,
+            staff,
             Signal(
                 source=SignalSource.PATROL,
-                received_at=field.clock.now(),
+                received_at=staff.clock.now(),
                 device=f"patrol:{principal.user}",
                 code=SourceCode(system=CodeSystem.TAXONOMY, code=str(body.type_code)),
                 zone=None,
@@ -173,14 +172,18 @@ def reports_router() -> APIRouter:
 
     @router.post("/calls", status_code=201, summary="A call entered by a call-taker")
     async def call(
-        body: CallIn, principal: CallTaker, field: FieldDependency, request: Request
+        body: CallIn,
+        principal: CallTaker,
+        staff: Staff,
+        services: Services,
+        request: Request,
     ) -> IntakeOut:
-        _check_type(_taxonomy(request), body.type_code)
+        _check_type(services.handling.taxonomy, body.type_code)
         record = await _submit(
-            field,
+            staff,
             Signal(
                 source=SignalSource.CALL,
-                received_at=field.clock.now(),
+                received_at=staff.clock.now(),
                 device=f"call-taker:{principal.user}",
                 code=SourceCode(system=CodeSystem.TAXONOMY, code=str(body.type_code)),
                 zone=None,

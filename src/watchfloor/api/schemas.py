@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from watchfloor.api.fields import AsciiKey, HexKey, Name, Note, TypeCode, UtcTime
+from watchfloor.api.params import AsciiKey, HexKey, Name, Note, TypeCode, UtcTime
 from watchfloor.core.alarm_types import AlarmType
 from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
 from watchfloor.core.devices import Device

@@ -16,9 +16,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from watchfloor.api.audit import audited
+from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
 from watchfloor.api.schemas import AlarmList, AlarmOut
+from watchfloor.api.services import Services
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.principals import Permission, Principal
 
@@ -57,6 +58,7 @@ def search_router() -> APIRouter:
     async def search_alarms(
         request: Request,
         principal: Searcher,
+        services: Services,
         reason: Annotated[
             str, Query(min_length=1, max_length=500, description="why: goes to the audit log")
         ],
@@ -88,8 +90,10 @@ def search_router() -> APIRouter:
         ]
         action = "export.alarms" if format == "csv" else "search.alarms"
         target = "alarms?" + "&".join(filters)
-        async with audited(request, principal, action, target, reason=reason) as repository:
-            found = await repository.list_alarms(
+        async with audited_in(
+            services.alarms, request, principal, action, target, reason=reason
+        ) as alarms:
+            found = await alarms.list_alarms(
                 state=state,
                 limit=limit,
                 after=None,

@@ -21,6 +21,7 @@ from watchfloor.api.auth import (
     same_origin,
     session_of,
 )
+from watchfloor.api.services import Services
 from watchfloor.api.user_schemas import (
     LoginIn,
     MeOut,
@@ -43,14 +44,12 @@ from watchfloor.core.user_admin import UserAdmin
 __all__ = ["sessions_router"]
 
 
-def _logins(request: Request) -> Logins:
-    logins: Logins = request.app.state.services.logins
-    return logins
+def _logins(services: Services) -> Logins:
+    return services.logins
 
 
-def _admin(request: Request) -> UserAdmin:
-    admin: UserAdmin = request.app.state.services.user_admin
-    return admin
+def _admin(services: Services) -> UserAdmin:
+    return services.user_admin
 
 
 def _peer(request: Request) -> str | None:

@@ -11,9 +11,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from watchfloor.api.audit import audited
+from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
-from watchfloor.api.fields import UtcTime
+from watchfloor.api.params import UtcTime
+from watchfloor.api.services import Services
 from watchfloor.core.principals import Permission, Principal
 from watchfloor.core.statistics import Dimension, Durations, StatisticsRow, summarise
 
@@ -136,6 +137,7 @@ def statistics_router() -> APIRouter:
     async def statistics(
         request: Request,
         principal: Annotated[Principal, allowed(Permission.READ_STATISTICS)],
+        services: Services,
         start: Annotated[
             UtcTime | None, Query(alias="from", description="default: 24 h before `to`")
         ] = None,
@@ -146,7 +148,7 @@ def statistics_router() -> APIRouter:
             str | None, Query(max_length=500, description="why; required for the CSV export")
         ] = None,
     ) -> Response | StatisticsOut:
-        clock = request.app.state.services.handling.clock
+        clock = services.handling.clock
         end = end or clock.now()
         if start is None:
             if end < EARLIEST_END:
@@ -158,8 +160,11 @@ def statistics_router() -> APIRouter:
         if format == "csv" and reason is None:
             raise HTTPException(422, "reason: say why you export (the export is audited)")
         action = "export.statistics" if format == "csv" else "statistics.read"
-        async with audited(request, principal, action, f"statistics:{by}", reason=reason) as store:
-            facts = await store.alarm_facts(start=start, end=end)
+        target = f"statistics:{by}"
+        async with audited_in(
+            services.alarms, request, principal, action, target, reason=reason
+        ) as alarms:
+            facts = await alarms.alarm_facts(start=start, end=end)
         rows, total = summarise(facts, by)
         result = StatisticsOut(
             start=start,

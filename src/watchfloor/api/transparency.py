@@ -12,15 +12,13 @@ import html
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from watchfloor.api.audit import AuditLog
-from watchfloor.core.alarm_types import Basis, Taxonomy
-from watchfloor.core.ports import Clock, Repository
+from watchfloor.api.services import ApiServices, Services
+from watchfloor.core.alarm_types import Basis
 from watchfloor.core.retention import RetentionPolicy
 from watchfloor.core.taxonomy_history import TaxonomyVersion
 
@@ -118,46 +116,18 @@ class TransparencyOut(BaseModel):
     taxonomy_history: list[TaxonomyChangeEntry]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Sources:
-    repository: Repository
-    audit_log: AuditLog
-    taxonomy: Taxonomy
-    clock: Clock
-    info: RegisterInfo
-
-
-def _services(request: Request) -> _Sources:
-    services = request.app.state.services
-    return _Sources(
-        repository=services.repository,
-        audit_log=services.audit_log,
-        taxonomy=services.handling.taxonomy,
-        clock=services.handling.clock,
-        info=services.register,
-    )
-
-
-Services = Annotated[_Sources, Depends(_services)]
-
-
-async def _register(sources: _Sources) -> TransparencyOut:
-    repository, taxonomy, clock, info = (
-        sources.repository,
-        sources.taxonomy,
-        sources.clock,
-        sources.info,
-    )
+async def _register(services: ApiServices) -> TransparencyOut:
+    taxonomy, clock, info = services.handling.taxonomy, services.handling.clock, services.register
     since = clock.now() - WINDOW
     counts: dict[str, int] = {}
-    for fact in await repository.alarm_facts(start=since, end=clock.now()):
+    for fact in await services.alarms.alarm_facts(start=since, end=clock.now()):
         alarm_type = taxonomy.types.get(fact.type_code)
         category = alarm_type.category if alarm_type is not None else "other"
         counts[category] = counts.get(category, 0) + 1
-    audit_counts = await sources.audit_log.count_actions(
+    audit_counts = await services.audit_log.count_actions(
         [SEARCH_ACTIONS, EXPORT_ACTIONS], since=since
     )
-    checkpoint = await sources.audit_log.latest_checkpoint()
+    checkpoint = await services.audit_log.latest_checkpoint()
     missing = [
         name
         for name, value in (
@@ -187,7 +157,7 @@ async def _register(sources: _Sources) -> TransparencyOut:
         alarms_by_category=dict(sorted(counts.items())),
         searches=audit_counts[SEARCH_ACTIONS],
         exports=audit_counts[EXPORT_ACTIONS],
-        users_by_role=await repository.count_users_by_role(),
+        users_by_role=await services.users.count_users_by_role(),
         audit_checkpoint=None
         if checkpoint is None
         else CheckpointEntry(

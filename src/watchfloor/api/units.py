@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
@@ -11,14 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from watchfloor.api.audit import audited_in
+from watchfloor.api.audit import audited_in, audited_use_case
 from watchfloor.api.auth import allowed, audit_refusal
-from watchfloor.api.field import Field as FieldDependency
-from watchfloor.api.field import FieldServices
-from watchfloor.api.fields import AlarmId, BodyId, DispatchId, UnitId
+from watchfloor.api.params import AlarmId, BodyId, DispatchId, UnitId
 from watchfloor.api.schemas import AlarmOut
-from watchfloor.core.dispatching import Dispatching, FieldStore, UnitDetail
-from watchfloor.core.ports import AlarmEvent
+from watchfloor.api.staff import Staff, StaffServices
+from watchfloor.core.dispatching import Dispatching, UnitDetail
 from watchfloor.core.principals import Permission, Principal, may
 from watchfloor.core.units import Dispatch, UnitStatus
 
@@ -118,11 +115,11 @@ class DispatchList(BaseModel):
     items: list[DispatchOut]
 
 
-async def _unit_out(field: FieldServices, detail: UnitDetail) -> UnitOut:
+async def _unit_out(staff: StaffServices, detail: UnitDetail) -> UnitOut:
     dispatch = None
     if detail.dispatch is not None:
         dispatch = DispatchOut.of(detail.dispatch)
-        alarm = (await field.dispatching.repository.get_alarm(detail.dispatch.alarm_id)).alarm
+        alarm = (await staff.dispatching.repository.get_alarm(detail.dispatch.alarm_id)).alarm
         dispatch = dispatch.model_copy(
             update={"type_name": alarm.type_name, "site": alarm.site, "priority": alarm.priority}
         )
@@ -144,23 +141,27 @@ async def _check_crew(request: Request, principal: Principal, user: str | None, 
         raise HTTPException(403, problem)
 
 
-@asynccontextmanager
-async def _audited_dispatching(
+def _audited_dispatching(
     request: Request,
-    field: FieldServices,
+    staff: StaffServices,
     principal: Principal,
     action: str,
     target: str | None = None,
     *,
     reason: str | None = None,
-) -> AsyncIterator[tuple[FieldStore, Dispatching]]:
+) -> AbstractAsyncContextManager[Dispatching]:
     """Unit and dispatch calls and their audit row in one transaction; changes published after."""
-    pending: list[AlarmEvent] = []
-    dispatching = field.dispatching
-    async with audited_in(field.store, request, principal, action, target, reason=reason) as store:
-        yield store, replace(dispatching, units=store, publish=pending.append)
-    for event in pending:
-        dispatching.publish(event)
+    dispatching = staff.dispatching
+    return audited_use_case(
+        lambda store, publish: replace(dispatching, units=store, publish=publish),
+        staff.store,
+        dispatching.publish,
+        request,
+        principal,
+        action,
+        target,
+        reason=reason,
+    )
 
 
 def units_router() -> APIRouter:
@@ -168,27 +169,25 @@ def units_router() -> APIRouter:
     router = APIRouter(prefix="/api")
 
     @router.get("/units", summary="Every unit with its status and current dispatch")
-    async def list_units(
-        request: Request, principal: UnitReader, field: FieldDependency
-    ) -> UnitList:
-        async with audited_in(field.store, request, principal, "unit.list") as store:
+    async def list_units(request: Request, principal: UnitReader, staff: Staff) -> UnitList:
+        async with audited_in(staff.store, request, principal, "unit.list") as store:
             details = await store.list_units()
-        return UnitList(items=[await _unit_out(field, d) for d in details])
+        return UnitList(items=[await _unit_out(staff, d) for d in details])
 
     @router.post("/units", status_code=201, summary="Register a unit")
     async def add_unit(
-        body: UnitIn, request: Request, principal: UnitManager, field: FieldDependency
+        body: UnitIn, request: Request, principal: UnitManager, staff: Staff
     ) -> UnitOut:
         target = f"unit:{body.name}"
-        async with audited_in(field.store, request, principal, "unit.add", target) as store:
+        async with audited_in(staff.store, request, principal, "unit.add", target) as store:
             unit = await store.add_unit(name=body.name, user=body.user)
-        return await _unit_out(field, UnitDetail(unit=unit, dispatch=None))
+        return await _unit_out(staff, UnitDetail(unit=unit, dispatch=None))
 
     @router.get("/units/mine", summary="The units the caller reports for, with their dispatch")
-    async def my_units(request: Request, principal: UnitCrew, field: FieldDependency) -> UnitList:
-        async with audited_in(field.store, request, principal, "unit.list", "units:mine") as store:
+    async def my_units(request: Request, principal: UnitCrew, staff: Staff) -> UnitList:
+        async with audited_in(staff.store, request, principal, "unit.list", "units:mine") as store:
             details = await store.units_of_user(principal.user)
-        return UnitList(items=[await _unit_out(field, d) for d in details])
+        return UnitList(items=[await _unit_out(staff, d) for d in details])
 
     @router.post("/units/{unit_id}/status", summary="A unit reports its status")
     async def report_status(
@@ -196,17 +195,17 @@ def units_router() -> APIRouter:
         body: StatusIn,
         request: Request,
         principal: UnitCrew,
-        field: FieldDependency,
+        staff: Staff,
     ) -> UnitOut:
-        unit = (await field.store.get_unit(unit_id)).unit
+        unit = (await staff.store.get_unit(unit_id)).unit
         await _check_crew(request, principal, unit.user, unit.name)
         if body.status is UnitStatus.DISPATCHED:
             raise HTTPException(422, "status: a unit is dispatched by an operator, not by itself")
         async with _audited_dispatching(
-            request, field, principal, "unit.status", f"unit:{unit_id}", reason=body.status
-        ) as (_, dispatching):
+            request, staff, principal, "unit.status", f"unit:{unit_id}", reason=body.status
+        ) as dispatching:
             detail = await dispatching.report_status(unit_id, body.status, actor=principal.user)
-        return await _unit_out(field, detail)
+        return await _unit_out(staff, detail)
 
     @router.post(
         "/alarms/{alarm_id}/dispatch-units",
@@ -217,40 +216,40 @@ def units_router() -> APIRouter:
         body: DispatchUnitsIn,
         request: Request,
         principal: Handler,
-        field: FieldDependency,
+        staff: Staff,
     ) -> AlarmOut:
         units = ",".join(map(str, body.unit_ids))
         async with _audited_dispatching(
             request,
-            field,
+            staff,
             principal,
             "alarm.dispatch_units",
             f"alarm:{alarm_id}",
             reason=f"units {units}",
-        ) as (_, dispatching):
+        ) as dispatching:
             alarm = await dispatching.dispatch(alarm_id, body.unit_ids, actor=principal.user)
         return AlarmOut.of(alarm)
 
     @router.get("/alarms/{alarm_id}/dispatches", summary="The units dispatched to an alarm")
     async def alarm_dispatches(
-        alarm_id: AlarmId, request: Request, principal: AlarmReader, field: FieldDependency
+        alarm_id: AlarmId, request: Request, principal: AlarmReader, staff: Staff
     ) -> DispatchList:
-        await field.dispatching.repository.get_alarm(alarm_id)
+        await staff.dispatching.repository.get_alarm(alarm_id)
         target = f"alarm:{alarm_id}"
-        async with audited_in(field.store, request, principal, "dispatch.list", target) as store:
+        async with audited_in(staff.store, request, principal, "dispatch.list", target) as store:
             found = await store.dispatches_of(alarm_id)
         return DispatchList(items=[DispatchOut.of(d) for d in found])
 
     @router.post("/dispatches/{dispatch_id}/acknowledge", summary="A unit acknowledges")
     async def acknowledge(
-        dispatch_id: DispatchId, request: Request, principal: UnitCrew, field: FieldDependency
+        dispatch_id: DispatchId, request: Request, principal: UnitCrew, staff: Staff
     ) -> DispatchOut:
-        dispatch = await field.store.get_dispatch(dispatch_id)
-        unit = (await field.store.get_unit(dispatch.unit_id)).unit
+        dispatch = await staff.store.get_dispatch(dispatch_id)
+        unit = (await staff.store.get_unit(dispatch.unit_id)).unit
         await _check_crew(request, principal, unit.user, unit.name)
         async with _audited_dispatching(
-            request, field, principal, "dispatch.acknowledge", f"dispatch:{dispatch_id}"
-        ) as (_, dispatching):
+            request, staff, principal, "dispatch.acknowledge", f"dispatch:{dispatch_id}"
+        ) as dispatching:
             acknowledged = await dispatching.acknowledge(dispatch_id, actor=principal.user)
         return DispatchOut.of(acknowledged)
 

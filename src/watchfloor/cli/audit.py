@@ -13,13 +13,14 @@ from rich.console import Console
 
 from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.signing import AuditSigner, verify_with
-from watchfloor.app import database_url, purge, retention_policy
+from watchfloor.app import database_url, retention_policy
 from watchfloor.cli._common import ConfigFile, DataDir, cli_settings
 from watchfloor.config import Settings
 from watchfloor.core.audit import AuditEntry, VerifyReport
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.database import migrate, open_engine
+from watchfloor.store.retention import purge
 
 __all__ = ["cli_entry", "register"]
 

@@ -12,9 +12,8 @@ reloads its timeline and dispatches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from typing import Protocol, Self
+from typing import Protocol
 
 from watchfloor.core.alarms import (
     Alarm,
@@ -24,9 +23,15 @@ from watchfloor.core.alarms import (
     TimelineKind,
     apply_action,
 )
-from watchfloor.core.audit import AuditEntry
 from watchfloor.core.errors import InvalidTransitionError
-from watchfloor.core.ports import AlarmEvent, AlarmEventKind, Clock, Publish, Repository
+from watchfloor.core.ports import (
+    AlarmEvent,
+    AlarmEventKind,
+    AlarmStore,
+    AuditedStore,
+    Clock,
+    Publish,
+)
 from watchfloor.core.units import (
     Dispatch,
     Unit,
@@ -108,12 +113,8 @@ class UnitRepository(Protocol):
         ...
 
 
-class FieldStore(UnitRepository, Protocol):
+class FieldStore(UnitRepository, AuditedStore, Protocol):
     """What the pages of staff on duty need besides units: the units they report for."""
-
-    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Self]:
-        """Run calls and the action's audit row in one transaction (``Repository.audited``)."""
-        ...
 
     async def units_of_user(self, user: str) -> list[UnitDetail]:
         """Return the units a user reports for, with their active dispatches."""
@@ -128,7 +129,7 @@ class Dispatching:
     """Units: their dispatch by operators and their own status reports."""
 
     units: UnitRepository
-    repository: Repository
+    repository: AlarmStore
     clock: Clock
     publish: Publish
 

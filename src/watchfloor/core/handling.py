@@ -1,4 +1,4 @@
-"""Alarm handling: the use cases of an operator's night, over the Repository port.
+"""Alarm handling: the use cases of an operator's night, over the AlarmStore port.
 
 Each use case reads the alarm, applies the pure rule from ``core.alarms``, stores the result
 with its timeline entry (compare-and-set on the version, so of two operators acting on one
@@ -25,7 +25,7 @@ from watchfloor.core.alarms import (
 )
 from watchfloor.core.correlation import SYSTEM_ACTOR
 from watchfloor.core.errors import ConflictError
-from watchfloor.core.ports import AlarmEvent, AlarmEventKind, Clock, Publish, Repository
+from watchfloor.core.ports import AlarmEvent, AlarmEventKind, AlarmStore, Clock, Publish
 
 __all__ = ["AlarmHandling"]
 
@@ -34,7 +34,7 @@ __all__ = ["AlarmHandling"]
 class AlarmHandling:
     """What operators and supervisors do to alarms, and the escalation of forgotten ones."""
 
-    repository: Repository
+    repository: AlarmStore
     taxonomy: Taxonomy
     clock: Clock
     publish: Publish

@@ -7,24 +7,28 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, Self
 
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import AccountUpdate, Device
-from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
 from watchfloor.core.statistics import AlarmFact
-from watchfloor.core.supervision import SupervisedDevice
 
 __all__ = [
+    "AccountLookup",
+    "AccountStore",
     "AlarmDetail",
     "AlarmEvent",
     "AlarmEventKind",
+    "AlarmStore",
+    "AuditedStore",
     "Clock",
+    "EventQueue",
+    "EventSource",
     "Publish",
-    "Repository",
     "SignalSink",
+    "StoreHealth",
 ]
 
 
@@ -60,6 +64,22 @@ class AlarmEvent:
 Publish = Callable[[AlarmEvent], None]
 
 
+class EventQueue(Protocol):
+    """One subscriber's queue of committed alarm changes."""
+
+    async def get(self) -> AlarmEvent | None:
+        """Return the next change; None once the subscriber fell behind and was cut off."""
+        ...
+
+
+class EventSource(Protocol):
+    """Where the stream and the notifications take committed alarm changes from (the bus)."""
+
+    def subscribe(self) -> AbstractAsyncContextManager[EventQueue]:
+        """Subscribe for the duration of the block."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlarmDetail:
     """An alarm with its signals (oldest first) and timeline (oldest first)."""
@@ -86,23 +106,28 @@ class SignalSink(Protocol):
         ...
 
 
-class Repository(Protocol):
-    """Reads and administrative writes of the store (the intake path is ``SignalSink``)."""
+class AuditedStore(Protocol):
+    """A store whose calls can run in one transaction with the audit row of an action."""
+
+    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Self]:
+        """A unit of work: the block's reads and writes and the audit row commit together.
+
+        Yields the store bound to the transaction. If the block raises, its writes roll back
+        and the entry is recorded as failed.
+        """
+        ...
+
+
+class StoreHealth(Protocol):
+    """Whether the store takes writes (``/healthz``)."""
 
     async def check_writable(self) -> None:
         """Raise StoreUnavailableError unless the store accepts a write right now."""
         ...
 
-    def audited(self, entry: AuditEntry) -> AbstractAsyncContextManager[Repository]:
-        """A unit of work: the block's reads and writes and the audit row commit together.
 
-        If the block raises, its writes roll back and the entry is recorded as failed.
-        """
-        ...
-
-    async def record_audit(self, entry: AuditEntry) -> None:
-        """Append an audit entry on its own (an action that touched no data, or was refused)."""
-        ...
+class AlarmStore(AuditedStore, Protocol):
+    """Alarms and their signals: reads, and operators' changes (intake is ``SignalSink``'s)."""
 
     async def list_alarms(
         self,
@@ -155,6 +180,26 @@ class Repository(Protocol):
         """Return signals newest first, filtered by device key and/or alarm."""
         ...
 
+
+class AccountLookup(Protocol):
+    """How the DC-09 receiver finds a transmitter and its key."""
+
+    async def find_account(self, account: str) -> Device | None:
+        """Return the device registered under a DC-09 account, if any."""
+        ...
+
+    async def account_key(self, account: str) -> bytes | None:
+        """Return the AES key of a DC-09 account (None without one). Never log it."""
+        ...
+
+    async def registered_accounts(self) -> frozenset[str]:
+        """Return the account of every registered DC-09 transmitter."""
+        ...
+
+
+class AccountStore(AuditedStore, AccountLookup, Protocol):
+    """Registered DC-09 transmitters: their administration and test periods."""
+
     async def add_account(
         self, *, account: str, site: str | None, key: bytes | None, name: str | None = None
     ) -> Device:
@@ -196,32 +241,4 @@ class Repository(Protocol):
         Raises:
             NotFoundError: no such account or site.
         """
-        ...
-
-    async def overdue_devices(self, now: datetime) -> list[SupervisedDevice]:
-        """Return supervised, enabled devices silent past interval + grace, not yet lost."""
-        ...
-
-    async def find_account(self, account: str) -> Device | None:
-        """Return the device registered under a DC-09 account, if any."""
-        ...
-
-    async def account_key(self, account: str) -> bytes | None:
-        """Return the AES key of a DC-09 account (None without one). Never log it."""
-        ...
-
-    async def ensure_token(self, *, user: str, role: Role, label: str, token: str) -> None:
-        """Make sure an API token with this value exists for the user (idempotent)."""
-        ...
-
-    async def count_users_by_role(self) -> dict[str, int]:
-        """Return how many users hold each role (roles without users are left out)."""
-        ...
-
-    async def count_tokens(self) -> int:
-        """Return how many unrevoked API tokens exist."""
-        ...
-
-    async def authenticate(self, token: str) -> Principal | None:
-        """Return the principal of an unrevoked token, or None."""
         ...

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 from watchfloor.core.errors import WatchfloorError
-from watchfloor.core.principals import PERMISSIONS, Role
+from watchfloor.core.principals import PERMISSIONS, Principal, Role
 
 __all__ = [
     "MAX_PASSWORD",
@@ -42,6 +42,7 @@ __all__ = [
     "SessionPolicy",
     "StoredUser",
     "User",
+    "UserDirectory",
     "UserInputError",
     "UserStore",
     "check_label",
@@ -340,6 +341,18 @@ class UserStore(Protocol):
 
     async def find_token(self, user: str, label: str) -> ApiToken | None:
         """Return the user's unrevoked token of that label, or None."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """What the API reads of users besides the use cases (``store.users.SqlUsers``)."""
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """Return the principal of an unrevoked API token of an enabled user, or None."""
+        ...
+
+    async def count_users_by_role(self) -> dict[str, int]:
+        """Return how many enabled users hold each role (roles without users are left out)."""
         ...
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
 
 from watchfloor.core.notifications import (
     Channel,
@@ -28,27 +26,15 @@ from watchfloor.core.notifications import (
     matching_rules,
     notice_of,
 )
-from watchfloor.core.ports import AlarmEvent, Clock
+from watchfloor.core.ports import AlarmEvent, Clock, EventSource
 from watchfloor.notifiers.webhook import WebhookOutbox
 
-__all__ = ["EventSource", "NotificationDispatcher", "Send"]
+__all__ = ["NotificationDispatcher", "Send"]
 
 logger = logging.getLogger(__name__)
 
 #: Sends one notice for a rule; returns where it went; raises on failure.
 Send = Callable[[NotificationRule, Notice], Awaitable[str]]
-
-
-class _Queue(Protocol):
-    async def get(self) -> AlarmEvent | None: ...
-
-
-class EventSource(Protocol):
-    """The alarm bus, as the dispatcher uses it."""
-
-    def subscribe(self) -> AbstractAsyncContextManager[_Queue]:
-        """Subscribe for the duration of the block; None from the queue: cut off."""
-        ...
 
 
 class NotificationDispatcher:

@@ -18,7 +18,7 @@ from watchfloor.core.audit import AuditEntry, AuditOutcome
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.core.ports import Clock
 from watchfloor.store._errors import translate_errors
-from watchfloor.store.audit import append_audit
+from watchfloor.store.audit import append_audit, record_audit
 from watchfloor.store.database import write_transaction
 
 __all__ = ["AuditedUnit"]
@@ -55,18 +55,8 @@ class AuditedUnit:
                     yield type(self)(self._engine, self._clock, connection=connection)
                     await append_audit(connection, entry)
         except WatchfloorError:
-            await self.record_audit(replace(entry, outcome=AuditOutcome.FAILED))
+            await record_audit(self._engine, replace(entry, outcome=AuditOutcome.FAILED))
             raise
-
-    async def record_audit(self, entry: AuditEntry) -> None:
-        """Append an audit entry on its own (an action that touched no data, or failed).
-
-        Raises:
-            StoreUnavailableError: nothing was appended.
-        """
-        with translate_errors("write the audit log"):
-            async with self._write() as connection:
-                await append_audit(connection, entry)
 
     def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         if self._connection is not None:

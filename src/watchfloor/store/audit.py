@@ -8,6 +8,8 @@ with the transaction it is part of, so an audited action and its audit row are o
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -27,12 +29,15 @@ from watchfloor.core.audit import (
     checkpoint_message,
     seal_entry,
 )
+from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.ports import Clock
 from watchfloor.store._errors import translate_errors
 from watchfloor.store.database import write_transaction
 from watchfloor.store.tables import audit_checkpoints, audit_log
 
-__all__ = ["SqlAuditLog", "append_audit", "lock_chain"]
+__all__ = ["SqlAuditLog", "append_audit", "lock_chain", "record_audit"]
+
+logger = logging.getLogger(__name__)
 
 #: Arbitrary, fixed: the PostgreSQL advisory lock that serialises audit appends.
 _APPEND_LOCK: Final = 0x57A7_0A0D
@@ -66,6 +71,19 @@ async def append_audit(connection: AsyncConnection, entry: AuditEntry) -> AuditR
     record = seal_entry(count + 1, entry, prev_hash)
     await connection.execute(insert(audit_log).values(**_row_values(record)))
     return record
+
+
+async def record_audit(engine: AsyncEngine, entry: AuditEntry) -> AuditRecord:
+    """Append one entry in a transaction of its own (an action with no data write, or failed).
+
+    Not idempotent: each call appends a row.
+
+    Raises:
+        StoreUnavailableError: nothing was appended.
+    """
+    with translate_errors("write the audit log"):
+        async with write_transaction(engine) as connection:
+            return await append_audit(connection, entry)
 
 
 def _row_values(record: AuditRecord) -> dict[str, Any]:
@@ -125,14 +143,8 @@ class SqlAuditLog:
         self._clock = clock
 
     async def record(self, entry: AuditEntry) -> AuditRecord:
-        """Append one entry in a transaction of its own (for actions with no data write).
-
-        Raises:
-            StoreUnavailableError: nothing was appended.
-        """
-        with translate_errors("write the audit log"):
-            async with write_transaction(self._engine) as connection:
-                return await append_audit(connection, entry)
+        """Append one entry in a transaction of its own (see ``record_audit``)."""
+        return await record_audit(self._engine, entry)
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
@@ -217,6 +229,45 @@ class SqlAuditLog:
                     )
                 )
         return checkpoint
+
+    async def serve_checkpoints(
+        self, key_id: str, sign: Callable[[bytes], str], *, period: float
+    ) -> None:
+        """Sign a checkpoint of the chain every ``period`` seconds; runs until cancelled.
+
+        The checkpoints at start-up and at a clean stop are ``checkpointed``'s.
+        """
+        while True:
+            await asyncio.sleep(period)
+            try:
+                checkpoint = await self.add_checkpoint(key_id, sign)
+                logger.info("audit checkpoint: %s rows", checkpoint.count)
+            except StoreUnavailableError:
+                logger.error("audit checkpoint failed: store unavailable; retrying")
+            except Exception:  # task boundary: checkpoints must outlive a bug in one
+                logger.exception("audit checkpoint failed")
+
+    @asynccontextmanager
+    async def checkpointed(self, key_id: str, sign: Callable[[bytes], str]) -> AsyncIterator[None]:
+        """Sign a checkpoint of the chain on entering the block and on leaving it.
+
+        The one at start-up puts the chain as the server found it under signature at once
+        (not an hour later); the one at the end, after everything that audits has stopped,
+        makes rows removed from the end of the chain while the server is stopped detectable.
+        """
+        await self._sign_checkpoint(key_id, sign, "start-up")
+        try:
+            yield
+        finally:
+            await self._sign_checkpoint(key_id, sign, "shutdown")
+
+    async def _sign_checkpoint(self, key_id: str, sign: Callable[[bytes], str], when: str) -> None:
+        try:
+            checkpoint = await self.add_checkpoint(key_id, sign)
+        except StoreUnavailableError:
+            logger.error("audit checkpoint at %s failed: store unavailable", when)
+        else:
+            logger.info("audit checkpoint at %s: %s rows", when, checkpoint.count)
 
     async def latest_checkpoint(self) -> Checkpoint | None:
         """Return the newest checkpoint, if any."""

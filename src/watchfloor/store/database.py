@@ -12,14 +12,22 @@ from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.store._errors import translate_errors
 
-__all__ = ["migrate", "open_engine", "sqlite_url", "write_transaction"]
+__all__ = [
+    "insert_ignoring_conflicts",
+    "migrate",
+    "open_engine",
+    "sqlite_url",
+    "write_transaction",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +135,17 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         writer = await connection.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         async with writer.begin():
             yield writer
+
+
+def insert_ignoring_conflicts(
+    connection: AsyncConnection, table: Table
+) -> postgresql.Insert | sqlite.Insert:
+    """Return an INSERT into ``table`` that skips rows violating a unique constraint."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise StoreUnavailableError(f"unsupported database {connection.dialect.name}")
 
 
 async def migrate(engine: AsyncEngine) -> None:

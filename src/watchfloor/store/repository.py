@@ -1,4 +1,4 @@
-"""The SQL implementation of the core's Repository port: reads and administrative writes."""
+"""The SQL store of alarms, signals and DC-09 accounts: reads and administrative writes."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, Table, delete, func, select, union, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
 from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
-from watchfloor.core.errors import (
-    ConflictError,
-    NotFoundError,
-    StoreUnavailableError,
-)
+from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.ports import AlarmDetail
-from watchfloor.core.principals import Principal, Role
 from watchfloor.core.signals import SignalRecord
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import SupervisedDevice, supervision_deadline
@@ -34,18 +28,16 @@ from watchfloor.store._rows import (
     signal_record_from_row,
     supervised_from_row,
     timeline_from_row,
-    token_hash,
 )
 from watchfloor.store._unit import AuditedUnit
+from watchfloor.store.database import insert_ignoring_conflicts
 from watchfloor.store.tables import (
     alarm_timeline,
     alarms,
-    api_tokens,
     devices,
     signals,
     sites,
     store_health,
-    users,
 )
 
 __all__ = ["SqlRepository"]
@@ -54,7 +46,10 @@ _HEALTH_ROW: Final = 1
 
 
 class SqlRepository(AuditedUnit):
-    """Reads and administrative writes on SQLite or PostgreSQL (``core.ports.Repository``).
+    """Alarms, signals and accounts on SQLite or PostgreSQL.
+
+    Implements ``core.ports.AlarmStore``, ``AccountStore`` and ``StoreHealth``, and the
+    supervision watch's ``OverdueDevices``.
 
     Every method runs in its own short transaction and translates driver errors: a violated
     uniqueness becomes ConflictError, any other database failure StoreUnavailableError.
@@ -82,7 +77,7 @@ class SqlRepository(AuditedUnit):
                 )
                 if result.rowcount == 0:
                     await connection.execute(
-                        _insert_ignoring_conflicts(connection, store_health).values(
+                        insert_ignoring_conflicts(connection, store_health).values(
                             id=_HEALTH_ROW, checked_at=now
                         )
                     )
@@ -462,119 +457,6 @@ class SqlRepository(AuditedUnit):
         key: bytes | None = rows[0].aes_key if rows else None
         return key
 
-    async def ensure_token(self, *, user: str, role: Role, label: str, token: str) -> None:
-        """Make sure an API token with this value exists for the user.
-
-        Idempotent: a token that exists already is left as it is, including its role, label
-        and a revocation (a restart with the same bootstrap token must not undo a revoke).
-
-        Raises:
-            ConflictError: the token exists for another user.
-            StoreUnavailableError: the database could not be written.
-        """
-        digest = token_hash(token)
-        now = self._clock.now()
-        with translate_errors("store an API token"):
-            async with self._write() as connection:
-                await connection.execute(
-                    _insert_ignoring_conflicts(connection, api_tokens).values(
-                        user_name=user,
-                        role=role.value,
-                        label=label,
-                        token_hash=digest,
-                        created_at=now,
-                    )
-                )
-                owner = (
-                    await connection.execute(
-                        select(api_tokens.c.user_name).where(api_tokens.c.token_hash == digest)
-                    )
-                ).scalar_one()
-                if owner != user:
-                    raise ConflictError("this token value belongs to another user")
-
-    async def revoke_token(self, token: str) -> bool:
-        """Revoke an API token by its value (not part of the port; for the CLI and API).
-
-        Idempotent: revoking a revoked token keeps its first revocation time.
-
-        Returns:
-            Whether an unrevoked token with this value existed.
-
-        Raises:
-            StoreUnavailableError: the database could not be written.
-        """
-        now = self._clock.now()
-        with translate_errors("revoke an API token"):
-            async with self._write() as connection:
-                result = await connection.execute(
-                    update(api_tokens)
-                    .where(
-                        api_tokens.c.token_hash == token_hash(token),
-                        api_tokens.c.revoked_at.is_(None),
-                    )
-                    .values(revoked_at=now)
-                )
-                return bool(result.rowcount)
-
-    async def count_tokens(self) -> int:
-        """Return how many unrevoked API tokens exist.
-
-        Raises:
-            StoreUnavailableError: the database could not be read.
-        """
-        query = (
-            select(func.count()).select_from(api_tokens).where(api_tokens.c.revoked_at.is_(None))
-        )
-        rows = await self._read(query)
-        count: int = rows[0][0]
-        return count
-
-    async def count_users_by_role(self) -> dict[str, int]:
-        """Return how many enabled users hold each role (and users known by a token only).
-
-        Raises:
-            StoreUnavailableError: the database could not be read.
-        """
-        # People with an account, and those known by a token only (the bootstrap admin).
-        accounts = select(users.c.name, users.c.role).where(users.c.disabled_at.is_(None))
-        token_only = select(api_tokens.c.user_name, api_tokens.c.role).where(
-            api_tokens.c.revoked_at.is_(None), api_tokens.c.user_name.not_in(select(users.c.name))
-        )
-        everyone = union(accounts, token_only).subquery()
-        rows = await self._read(
-            select(everyone.c.role, func.count())
-            .group_by(everyone.c.role)
-            .order_by(everyone.c.role)
-        )
-        return {row[0]: int(row[1]) for row in rows}
-
-    async def authenticate(self, token: str) -> Principal | None:
-        """Return the principal of an unrevoked token of an enabled user, or None.
-
-        Tokens are compared by their sha256, so the stored hashes reveal nothing usable and
-        the lookup's timing depends on the hash, not on how much of a guess was right.
-
-        Raises:
-            StoreUnavailableError: the database could not be read.
-        """
-        # A token of a disabled user is refused; tokens of names without a user row (the
-        # bootstrap admin) stand on their own.
-        query = (
-            select(api_tokens.c.user_name, api_tokens.c.role, api_tokens.c.label)
-            .outerjoin(users, users.c.name == api_tokens.c.user_name)
-            .where(
-                api_tokens.c.token_hash == token_hash(token),
-                api_tokens.c.revoked_at.is_(None),
-                users.c.disabled_at.is_(None),
-            )
-        )
-        rows = await self._read(query)
-        if not rows:
-            return None
-        row = rows[0]
-        return Principal(user=row.user_name, role=Role(row.role), token_label=row.label)
-
     async def _read(self, query: Select[Any]) -> list[Any]:
         with translate_errors("read the store"):
             async with self._connect() as connection:
@@ -585,19 +467,9 @@ async def _ensure_site(connection: AsyncConnection, name: str, now: datetime) ->
     # Insert-or-ignore, so that two registrations creating one new site at once do not
     # fail on the unique name.
     await connection.execute(
-        _insert_ignoring_conflicts(connection, sites).values(name=name, created_at=now)
+        insert_ignoring_conflicts(connection, sites).values(name=name, created_at=now)
     )
     site_id: int = (
         await connection.execute(select(sites.c.id).where(sites.c.name == name))
     ).scalar_one()
     return site_id
-
-
-def _insert_ignoring_conflicts(
-    connection: AsyncConnection, table: Table
-) -> postgresql.Insert | sqlite.Insert:
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if connection.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise StoreUnavailableError(f"unsupported database {connection.dialect.name}")

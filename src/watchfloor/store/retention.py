@@ -4,11 +4,14 @@ Work is done in batches of at most ``batch`` rows per kind, each batch one trans
 also appends its ``retention.purge`` audit row, so a first purge of a large, old database
 never holds the write lock for long (intake waits for it) and a purge cancelled half-way
 leaves only whole batches done. Idempotent: running it again removes nothing more until more
-data falls due.
+data falls due. ``purge`` runs it once under a policy (the ``purge`` command), and
+``serve_retention`` every so often (the server).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -17,14 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from watchfloor.core.alarms import OPEN_STATES, AlarmState
 from watchfloor.core.audit import AuditEntry
-from watchfloor.core.retention import PERSON_WRITTEN, REDACTED, Cutoffs, DataKind, PurgeResult
+from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.core.ports import Clock
+from watchfloor.core.retention import (
+    PERSON_WRITTEN,
+    REDACTED,
+    Cutoffs,
+    DataKind,
+    PurgeResult,
+    RetentionPolicy,
+)
 from watchfloor.core.signals import SignalSource
 from watchfloor.store._errors import translate_errors
 from watchfloor.store.audit import append_audit
 from watchfloor.store.database import write_transaction
 from watchfloor.store.tables import alarm_timeline, alarms, signal_snapshots, signals
 
-__all__ = ["purge_due"]
+__all__ = ["purge", "purge_due", "serve_retention"]
+
+logger = logging.getLogger(__name__)
 
 _BATCH: Final = 2000
 _OPEN = sorted(state.value for state in OPEN_STATES)
@@ -165,3 +179,39 @@ async def purge_due(
         )
         if max(done.signals, done.images, done.notes, done.closed_alarms) < batch:
             return total
+
+
+async def purge(
+    engine: AsyncEngine, policy: RetentionPolicy, clock: Clock, actor: str
+) -> PurgeResult:
+    """Purge everything due now under the policy; each batch is audited as ``actor``'s."""
+    cutoffs = policy.cutoffs(clock.now())
+
+    def entry(done: PurgeResult) -> AuditEntry:
+        return AuditEntry(
+            at=clock.now(),
+            actor=actor,
+            role=None,
+            via="system" if actor == "system" else "cli",
+            action="retention.purge",
+            target=done.summary(),
+            reason="retention period ended",
+        )
+
+    return await purge_due(engine, cutoffs, entry)
+
+
+async def serve_retention(
+    engine: AsyncEngine, policy: RetentionPolicy, clock: Clock, period: float
+) -> None:
+    """Purge what is past its retention period, now and every ``period`` seconds."""
+    while True:
+        try:
+            result = await purge(engine, policy, clock, "system")
+            if result.total:
+                logger.info("retention purge: %s", result.summary())
+        except StoreUnavailableError:
+            logger.error("retention purge failed: store unavailable; retrying")
+        except Exception:  # task boundary: the purge must outlive a bug in one run
+            logger.exception("retention purge failed")
+        await asyncio.sleep(period)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.core.errors import ConflictError, NotFoundError
-from watchfloor.core.principals import Role
+from watchfloor.core.ports import Clock
+from watchfloor.core.principals import Principal, Role
 from watchfloor.core.users import ApiToken, ConsoleSession, StoredUser, User
 from watchfloor.store._errors import translate_errors
 from watchfloor.store._rows import token_hash
-from watchfloor.store.database import write_transaction
+from watchfloor.store.database import insert_ignoring_conflicts, write_transaction
 from watchfloor.store.tables import api_tokens, console_sessions, users
 
 __all__ = ["SqlUsers"]
@@ -25,11 +26,15 @@ class SqlUsers:
     Every method runs in its own short transaction and translates driver errors: a violated
     uniqueness becomes ConflictError, any other database failure StoreUnavailableError.
     Cancelling a call rolls its transaction back. Session and API tokens are stored as their
-    sha256 only, and looked up by it.
+    sha256 only, and looked up by it. Besides the port: the bootstrap token
+    (``ensure_token``), authenticating an API token, and the counts of the transparency
+    register.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
+        # Only for ``ensure_token``; the port's methods are given the time by the core.
+        self._clock = clock
 
     async def add_user(
         self, *, name: str, role: Role, password_hash: str | None, now: datetime
@@ -304,6 +309,95 @@ class SqlUsers:
         if row is None:
             raise NotFoundError(f"token {token_id} does not exist")
         return _token(row)
+
+    async def ensure_token(self, *, user: str, role: Role, label: str, token: str) -> None:
+        """Make sure an API token with this value exists for the user.
+
+        Idempotent: a token that exists already is left as it is, including its role, label
+        and a revocation (a restart with the same bootstrap token must not undo a revoke).
+
+        Raises:
+            ConflictError: the token exists for another user.
+            StoreUnavailableError: the database could not be written.
+        """
+        digest = token_hash(token)
+        now = self._clock.now()
+        with translate_errors("store an API token"):
+            async with write_transaction(self._engine) as connection:
+                await connection.execute(
+                    insert_ignoring_conflicts(connection, api_tokens).values(
+                        user_name=user,
+                        role=role.value,
+                        label=label,
+                        token_hash=digest,
+                        created_at=now,
+                    )
+                )
+                owner = (
+                    await connection.execute(
+                        select(api_tokens.c.user_name).where(api_tokens.c.token_hash == digest)
+                    )
+                ).scalar_one()
+                if owner != user:
+                    raise ConflictError("this token value belongs to another user")
+
+    async def count_tokens(self) -> int:
+        """Return how many unrevoked API tokens exist.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        query = (
+            select(func.count()).select_from(api_tokens).where(api_tokens.c.revoked_at.is_(None))
+        )
+        rows = await self._read(query)
+        count: int = rows[0][0]
+        return count
+
+    async def count_users_by_role(self) -> dict[str, int]:
+        """Return how many enabled users hold each role (and users known by a token only).
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        # People with an account, and those known by a token only (the bootstrap admin).
+        accounts = select(users.c.name, users.c.role).where(users.c.disabled_at.is_(None))
+        token_only = select(api_tokens.c.user_name, api_tokens.c.role).where(
+            api_tokens.c.revoked_at.is_(None), api_tokens.c.user_name.not_in(select(users.c.name))
+        )
+        everyone = union(accounts, token_only).subquery()
+        rows = await self._read(
+            select(everyone.c.role, func.count())
+            .group_by(everyone.c.role)
+            .order_by(everyone.c.role)
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def authenticate(self, token: str) -> Principal | None:
+        """Return the principal of an unrevoked token of an enabled user, or None.
+
+        Tokens are compared by their sha256, so the stored hashes reveal nothing usable and
+        the lookup's timing depends on the hash, not on how much of a guess was right.
+
+        Raises:
+            StoreUnavailableError: the database could not be read.
+        """
+        # A token of a disabled user is refused; tokens of names without a user row (the
+        # bootstrap admin) stand on their own.
+        query = (
+            select(api_tokens.c.user_name, api_tokens.c.role, api_tokens.c.label)
+            .outerjoin(users, users.c.name == api_tokens.c.user_name)
+            .where(
+                api_tokens.c.token_hash == token_hash(token),
+                api_tokens.c.revoked_at.is_(None),
+                users.c.disabled_at.is_(None),
+            )
+        )
+        rows = await self._read(query)
+        if not rows:
+            return None
+        row = rows[0]
+        return Principal(user=row.user_name, role=Role(row.role), token_label=row.label)
 
     async def _update_user(self, name: str, action: str, **values: object) -> None:
         with translate_errors(action):

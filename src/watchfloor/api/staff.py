@@ -6,15 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from watchfloor.api.services import Services
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.dispatching import Dispatching, FieldStore
 from watchfloor.core.notifications import DeadLetterStore, NotificationLog, NotificationRule
 from watchfloor.core.ports import Clock
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
 
-__all__ = ["AuditedSink", "Field", "FieldServices"]
+__all__ = ["AuditedSink", "Staff", "StaffServices"]
 
 
 class AuditedSink(Protocol):
@@ -28,7 +29,7 @@ class AuditedSink(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FieldServices:
+class StaffServices:
     """Intake for reports and calls, units and dispatch, and the notification feeds.
 
     ``cap_rules`` select the alarms the CAP feed publishes (none: the feed is empty);
@@ -45,9 +46,9 @@ class FieldServices:
     cap_sender: str = "watchfloor"
 
 
-def _field(request: Request) -> FieldServices:
-    services: FieldServices = request.app.state.services.field
-    return services
+def _staff(services: Services) -> StaffServices:
+    return services.staff
 
 
-Field = Annotated[FieldServices, Depends(_field)]
+Staff = Annotated[StaffServices, Depends(_staff)]
+"""A route's parameter: the services of staff on duty, call-takers and notifications."""
