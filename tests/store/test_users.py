@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.principals import Principal, Role
 from watchfloor.store import SqlRepository
 from watchfloor.store.users import SqlUsers
-
-from .conftest import FakeClock
 
 
 @pytest.fixture

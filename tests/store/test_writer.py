@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import BURGLARY, OPENING, camera_signal, dc09_signal, link_test
 from watchfloor.core.alarm_types import (
     UNCLASSIFIED_SIGNAL,
     UNREGISTERED_TRANSMITTER,
@@ -31,9 +33,6 @@ from watchfloor.store import (
     open_writer,
 )
 from watchfloor.store.tables import alarms, signals
-
-from .conftest import FakeClock
-from .factories import BURGLARY, OPENING, camera_signal, dc09_signal, link_test
 
 
 async def submit_one(writer: GroupCommitWriter, signal: Signal) -> SignalRecord:
