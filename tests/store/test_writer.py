@@ -24,14 +24,9 @@ from watchfloor.core.alarm_types import (
 from watchfloor.core.alarms import AlarmState, TimelineKind
 from watchfloor.core.errors import ConflictError, StoreUnavailableError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind, SignalSink
+from watchfloor.core.retransmission import RETRANSMISSION_WINDOW
 from watchfloor.core.signals import Signal, SignalRecord, SignalSource
-from watchfloor.store import (
-    RETRANSMISSION_WINDOW,
-    GroupCommitWriter,
-    SqlRepository,
-    open_engine,
-    open_writer,
-)
+from watchfloor.store import GroupCommitWriter, SqlRepository, open_engine, open_writer
 from watchfloor.store.tables import alarms, signals
 
 
