@@ -50,7 +50,7 @@ from watchfloor.api.sessions import sessions_router
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
 from watchfloor.api.units import units_router
-from watchfloor.codecs.dc09 import parse_key
+from watchfloor.codecs.accounts import parse_either_key
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
@@ -127,14 +127,9 @@ def _render_metrics(metrics: Iterable[Metric]) -> str:
 def _key_of(hex_text: str | None, ascii_text: str | None) -> bytes | None:
     """Parse a write-only AES key given in either form; 422 naming the field when invalid."""
     try:
-        if hex_text is not None:
-            return parse_key(hex_text, ascii=False)
-        if ascii_text is not None:
-            return parse_key(ascii_text, ascii=True)
+        return parse_either_key(hex_text, ascii_text)
     except ValueError as err:
-        field = "key" if hex_text is not None else "key_ascii"
-        raise HTTPException(422, f"{field}: {err}") from err
-    return None
+        raise HTTPException(422, str(err)) from err
 
 
 def _seconds(value: float | None) -> timedelta | None:
