@@ -9,7 +9,7 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from support.factories import BURGLARY, FIRE, T0, build_taxonomy, dc09_signal
+from support.factories import BURGLARY, FIRE, T0, build_taxonomy, dc09_signal, panel_device
 from watchfloor.core.alarms import Alarm
 from watchfloor.core.correlation import (
     LIFE_SAFETY_PRIORITY,
@@ -19,10 +19,9 @@ from watchfloor.core.correlation import (
     correlate,
     correlate_batch,
 )
-from watchfloor.core.devices import Device, DeviceKind
 
 TAXONOMY = build_taxonomy()
-PANEL = Device(id=1, kind=DeviceKind.DC09, name="panel", site="HQ", account="1234", created_at=T0)
+PANEL = panel_device()
 
 
 def classified(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from support.factories import FIRE, T0, build_taxonomy, dc09_signal
+from support.factories import FIRE, T0, build_taxonomy, dc09_signal, panel_device
 from watchfloor.core.alarms import Alarm
 from watchfloor.core.correlation import (
     LIFE_SAFETY_PRIORITY,
@@ -17,7 +17,7 @@ from watchfloor.core.correlation import (
     classify_for_correlation,
     correlate_batch,
 )
-from watchfloor.core.devices import Device, DeviceKind
+from watchfloor.core.devices import Device
 from watchfloor.core.flood import FloodLimit, flood_candidates, flooding
 from watchfloor.core.signals import Signal
 
@@ -91,14 +91,7 @@ def test_every_device_that_floods_is_a_candidate(
 
 
 def _device(account: str) -> Device:
-    return Device(
-        id=PANELS.index(account) + 1,
-        kind=DeviceKind.DC09,
-        name=account,
-        site="HQ",
-        account=account,
-        created_at=T0,
-    )
+    return panel_device(device_id=PANELS.index(account) + 1, account=account)
 
 
 def _target(account: str) -> tuple[CorrelationKey, Alarm]:

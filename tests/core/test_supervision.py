@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from support.factories import T0, dc09_signal, link_test, make_signal
+from support.factories import T0, dc09_signal, link_test, make_signal, panel_device
 from watchfloor.core.alarm_types import LINK_LOST, CodeSystem
-from watchfloor.core.devices import Device, DeviceKind
+from watchfloor.core.devices import Device
 from watchfloor.core.signals import LinkTest, Origin, Signal, SignalSource
 from watchfloor.core.supervision import (
     DEFAULT_GRACE,
@@ -72,14 +72,8 @@ PANELS = ("1001", "1002")
 
 
 def _device(account: str) -> Device:
-    return Device(
-        id=PANELS.index(account) + 1,
-        kind=DeviceKind.DC09,
-        name=f"panel {account}",
-        site="HQ",
-        account=account,
-        created_at=T0,
-        supervision_interval=INTERVAL,
+    return panel_device(
+        device_id=PANELS.index(account) + 1, account=account, supervision_interval=INTERVAL
     )
 
 

@@ -15,6 +15,7 @@ from watchfloor.core.alarm_types import (
     SourceCode,
     Taxonomy,
 )
+from watchfloor.core.devices import Device, DeviceKind
 from watchfloor.core.signals import LinkTest, Signal, SignalSource
 
 T0 = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
@@ -163,3 +164,18 @@ def camera_signal(*, at: datetime, device: str = "cam-1", code: str = "BA") -> S
 
 def link_test(*, at: datetime, account: str = "1234", skew: float | None = None) -> LinkTest:
     return LinkTest(source=SignalSource.DC09, received_at=at, device=account, skew_seconds=skew)
+
+
+def panel_device(
+    *, device_id: int = 1, account: str = "1234", supervision_interval: timedelta | None = None
+) -> Device:
+    """A registered DC-09 panel of site HQ, named after its account."""
+    return Device(
+        id=device_id,
+        kind=DeviceKind.DC09,
+        name=f"panel {account}",
+        site="HQ",
+        account=account,
+        created_at=T0,
+        supervision_interval=supervision_interval,
+    )

@@ -110,8 +110,9 @@ def link_restored_signal(device: SupervisedDevice, *, at: datetime) -> Signal:
 class SupervisionPlan:
     """What a batch's arrivals mean for their devices, from ``plan_supervision``.
 
-    ``signals`` are the signals to store in order: the arrivals' signals with the restores
-    inserted before the items that caused them; ``devices`` holds each one's device.
+    ``signals`` are the signals to store in order: the arrivals' signals, each restore next
+    to the item that caused it (before an item heard from a lost device, after a loss that
+    finds its device heard since); ``devices`` holds each one's device.
     ``stored_at`` maps the index of each arrival that is a signal to its index among
     ``signals``.
     ``seen`` is each heard device's latest time heard, ``skews`` its latest clock skew, and
