@@ -34,8 +34,8 @@ class FloodReading:
     """What flood control reads before a batch.
 
     ``stored`` counts each device's (``Signal.device``) signals stored within the window;
-    ``targets`` maps each device that may flood in this batch to the key and state of its
-    newest open alarm.
+    ``targets`` maps each device that may flood in this batch, as its alarms' correlation
+    key names it, to that key and the state of its newest open alarm.
     """
 
     stored: Mapping[str, int]
