@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from support.server import free_port
 from watchfloor.app import Platform, open_platform
 from watchfloor.cli import simulate
+from watchfloor.codecs.accounts import parse_key
 from watchfloor.codecs.contact_id import decode_contact_id
 from watchfloor.codecs.dc09 import (
     Dc09Frame,
     FrameSplitter,
     decode_frame,
     encode_ack,
-    parse_key,
 )
 from watchfloor.codecs.sia_dcs import decode_sia_dcs
 from watchfloor.config import Settings

@@ -28,7 +28,6 @@ from watchfloor.codecs import (
     encode_duh,
     encode_frame,
     encode_nak,
-    parse_key,
     timestamp_skew,
 )
 
@@ -276,32 +275,6 @@ def test_timestamp_converts_other_zones_to_utc() -> None:
 def test_invalid_calendar_date_is_kept_as_text() -> None:
     frame = decode_frame(_wrap(b'"NULL"0000L0#1234[]_12:00:00,02-30-2025'))
     assert (frame.timestamp, frame.timestamp_text) == (None, "12:00:00,02-30-2025")
-
-
-# --- parse_key ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("size", [16, 24, 32])
-def test_parse_key_reads_hex_and_ascii(size: int) -> None:
-    key = bytes(range(size))
-    assert parse_key(key.hex(), ascii=False) == key
-    assert parse_key(key.hex().upper(), ascii=False) == key
-    assert parse_key("A" * size, ascii=True) == b"A" * size
-
-
-@pytest.mark.parametrize(
-    ("text", "ascii", "message"),
-    [
-        ("00" * 15, False, "32, 48 or 64"),
-        ("0G" * 16, False, "only the digits"),
-        (" 0" * 16, False, "only the digits"),
-        ("A" * 15, True, "16, 24 or 32"),
-        ("é" * 16, True, "only ASCII"),
-    ],
-)
-def test_parse_key_rejects_bad_keys(text: str, ascii: bool, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_key(text, ascii=ascii)
 
 
 # --- replies -----------------------------------------------------------------------------

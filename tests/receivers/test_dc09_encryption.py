@@ -8,7 +8,8 @@ import pytest
 
 from support.panel import open_tcp_panel, reply_token, udp_exchange
 from watchfloor.app import Platform
-from watchfloor.codecs.dc09 import decode_reply, decrypt_frame, encode_frame, parse_key
+from watchfloor.codecs.accounts import parse_key
+from watchfloor.codecs.dc09 import decode_reply, decrypt_frame, encode_frame
 
 KEYS = [
     ("0123456789ABCDEF", True),

@@ -13,7 +13,8 @@ import pytest
 from support.clock import FakeClock
 from support.panel import reply_token
 from watchfloor.app import Platform
-from watchfloor.codecs.dc09 import FrameSplitter, decode_reply, decrypt_frame, parse_key
+from watchfloor.codecs.accounts import parse_key
+from watchfloor.codecs.dc09 import FrameSplitter, decode_reply, decrypt_frame
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings
 
 VECTORS_PATH = Path(__file__).parent.parent / "data" / "dc09" / "vectors.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from support.clock import FakeClock
+from support.factories import build_taxonomy
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.ports import AlarmEvent
 from watchfloor.store import (
@@ -25,34 +27,18 @@ from watchfloor.store import (
     sqlite_url,
 )
 
-from .factories import build_taxonomy
-
 # The suite, like .ci/run, is pointed at a PostgreSQL server through the environment; the
 # banned-api rule keeps the application's reads in config.py, which tests do not use.
 POSTGRES_URL = os.environ.get("WATCHFLOOR_TEST_POSTGRES_URL")  # noqa: TID251
 
 
-class FakeClock:
-    """A Clock that stands still until a test advances it."""
-
-    def __init__(self, start: datetime = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)) -> None:
-        self._now = start
-        self._monotonic = 1000.0
-
-    def now(self) -> datetime:
-        return self._now
-
-    def monotonic(self) -> float:
-        return self._monotonic
-
-    def advance(self, seconds: float) -> None:
-        self._now += timedelta(seconds=seconds)
-        self._monotonic += seconds
+#: Where the store suite's clock starts.
+START = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

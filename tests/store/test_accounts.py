@@ -9,13 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import dc09_signal
 from watchfloor.core.devices import AccountUpdate, DeviceKind
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.store import GroupCommitWriter, SqlRepository
 from watchfloor.store.tables import devices, signals
-
-from .conftest import FakeClock
-from .factories import dc09_signal
 
 KEY = bytes(range(16))
 NEW_KEY = bytes(range(100, 132))

@@ -13,13 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.core.audit import AuditEntry, AuditOutcome
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.repository import SqlRepository
-
-from .conftest import FakeClock
 
 
 def _entry(clock: FakeClock, action: str = "alarm.read", target: str = "alarm:1") -> AuditEntry:

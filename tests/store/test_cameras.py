@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.cameras import CameraRegistration
 from watchfloor.core.devices import DeviceKind
@@ -17,8 +18,6 @@ from watchfloor.core.signals import Signal, SignalSource, Snapshot
 from watchfloor.store import GroupCommitWriter
 from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.tables import camera_devices, signals
-
-from .conftest import FakeClock
 
 JPEG = Snapshot(content_type="image/jpeg", data=b"\xff\xd8picture\xff\xd9")
 SECRET = "the-secret-in-the-url"

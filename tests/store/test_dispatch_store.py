@@ -10,6 +10,8 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import FIRE
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import AlarmAction, TimelineKind, apply_action
 from watchfloor.core.dispatching import Dispatching
@@ -21,9 +23,6 @@ from watchfloor.store import GroupCommitWriter, SqlRepository
 from watchfloor.store._rows import signal_values
 from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.tables import signals
-
-from .conftest import FakeClock
-from .factories import FIRE
 
 
 def _report(clock: FakeClock, key: str, *, site: str = "Depot", user: str = "guard") -> Signal:

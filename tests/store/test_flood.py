@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import BURGLARY, FIRE, dc09_signal
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.alarms import Alarm, TimelineKind
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind
 from watchfloor.core.signals import Signal, SignalRecord
 from watchfloor.store import GroupCommitWriter, SqlRepository, open_writer
 
-from .conftest import FakeClock
-from .factories import BURGLARY, FIRE, dc09_signal
 from .test_supervision import counting_statements
 
 THRESHOLD = 20  # the writer's default: 20 signals a minute

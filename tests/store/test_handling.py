@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from support.clock import FakeClock
+from support.factories import BURGLARY, FIRE, FIRE_ACK_WITHIN, camera_signal, dc09_signal
 from watchfloor.core.alarms import (
     Alarm,
     AlarmAction,
@@ -20,9 +22,6 @@ from watchfloor.core.alarms import (
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.signals import Signal
 from watchfloor.store import GroupCommitWriter, SqlRepository
-
-from .conftest import FakeClock
-from .factories import BURGLARY, FIRE, FIRE_ACK_WITHIN, camera_signal, dc09_signal
 
 
 async def open_alarm(writer: GroupCommitWriter, repository: SqlRepository, signal: Signal) -> Alarm:

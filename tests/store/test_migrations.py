@@ -18,14 +18,13 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
 from watchfloor.core.alarms import OPEN_STATES, Alarm, AlarmState
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.signals import Origin
 from watchfloor.store import SqlRepository, migrate, migrations, open_engine, sqlite_url
 from watchfloor.store._rows import alarm_values
 from watchfloor.store.tables import alarms, metadata
-
-from .conftest import FakeClock
 
 #: Every table of the schema, plus Alembic's own; ``test_migration_matches_the_tables``
 #: checks their columns and indexes.

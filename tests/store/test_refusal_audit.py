@@ -8,13 +8,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
 from watchfloor.adapters.refusals import RefusalAudit, open_refusal_audit
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.core.audit import AuditEntry, AuditOutcome
 from watchfloor.core.refusals import repeat_count
 from watchfloor.store.audit import SqlAuditLog
-
-from .conftest import FakeClock
 
 INTERVAL = timedelta(minutes=5)
 

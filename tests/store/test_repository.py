@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import camera_signal, dc09_signal
 from watchfloor.core.alarms import AlarmState, TimelineKind
 from watchfloor.core.devices import DeviceKind
 from watchfloor.core.errors import ConflictError, NotFoundError, StoreUnavailableError
@@ -22,9 +24,6 @@ from watchfloor.store import (
     write_transaction,
 )
 from watchfloor.store.tables import alarms
-
-from .conftest import FakeClock
-from .factories import camera_signal, dc09_signal
 
 KEY = bytes(range(16))
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import dc09_signal
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import (
@@ -27,9 +29,6 @@ from watchfloor.store import GroupCommitWriter, SqlRepository
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.retention import purge_due
 from watchfloor.store.tables import alarm_timeline, signal_snapshots, signals
-
-from .conftest import FakeClock
-from .factories import dc09_signal
 
 POLICY = RetentionPolicy.of_days(signals=90, images=31, notes=180, closed_alarms=365)
 DAY = 24 * 3600

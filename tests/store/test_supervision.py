@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import BURGLARY, LINK_LOST_TYPE, camera_signal, dc09_signal, link_test
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.alarms import AlarmState, TimelineKind
 from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
@@ -19,9 +21,6 @@ from watchfloor.core.signals import SignalRecord, SignalSource
 from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice, link_lost_signal
 from watchfloor.store import GroupCommitWriter, SqlRepository, migrate, open_engine, open_writer
 from watchfloor.store.tables import devices
-
-from .conftest import FakeClock
-from .factories import BURGLARY, LINK_LOST_TYPE, camera_signal, dc09_signal, link_test
 
 INTERVAL = timedelta(minutes=5)
 GRACE = timedelta(seconds=30)

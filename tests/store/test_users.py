@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.principals import Principal, Role
 from watchfloor.core.users import UserDirectory, UserStore
 from watchfloor.store.users import SqlUsers
-
-from .conftest import FakeClock
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support.clock import FakeClock
+from support.factories import BURGLARY, OPENING, camera_signal, dc09_signal, link_test
 from watchfloor.core.alarm_types import (
     UNCLASSIFIED_SIGNAL,
     UNREGISTERED_TRANSMITTER,
@@ -22,18 +24,10 @@ from watchfloor.core.alarm_types import (
 from watchfloor.core.alarms import AlarmState, TimelineKind
 from watchfloor.core.errors import ConflictError, StoreUnavailableError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind, SignalSink
+from watchfloor.core.retransmission import RETRANSMISSION_WINDOW
 from watchfloor.core.signals import Signal, SignalRecord, SignalSource
-from watchfloor.store import (
-    RETRANSMISSION_WINDOW,
-    GroupCommitWriter,
-    SqlRepository,
-    open_engine,
-    open_writer,
-)
+from watchfloor.store import GroupCommitWriter, SqlRepository, open_engine, open_writer
 from watchfloor.store.tables import alarms, signals
-
-from .conftest import FakeClock
-from .factories import BURGLARY, OPENING, camera_signal, dc09_signal, link_test
 
 
 async def submit_one(writer: GroupCommitWriter, signal: Signal) -> SignalRecord:

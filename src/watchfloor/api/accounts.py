@@ -16,7 +16,7 @@ from watchfloor.api.auth import allowed
 from watchfloor.api.params import AccountPath
 from watchfloor.api.schemas import AccountChange, AccountIn, AccountList, AccountOut
 from watchfloor.api.services import Services
-from watchfloor.codecs.dc09 import parse_key
+from watchfloor.codecs.accounts import parse_either_key
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError
 from watchfloor.core.principals import Permission, Principal
@@ -32,14 +32,9 @@ EquipmentManager = Annotated[Principal, allowed(Permission.MANAGE_EQUIPMENT)]
 def _key_of(hex_text: str | None, ascii_text: str | None) -> bytes | None:
     """Parse a write-only AES key given in either form; 422 naming the field when invalid."""
     try:
-        if hex_text is not None:
-            return parse_key(hex_text, ascii=False)
-        if ascii_text is not None:
-            return parse_key(ascii_text, ascii=True)
+        return parse_either_key(hex_text, ascii_text)
     except ValueError as err:
-        field = "key" if hex_text is not None else "key_ascii"
-        raise HTTPException(422, f"{field}: {err}") from err
-    return None
+        raise HTTPException(422, str(err)) from err
 
 
 def _seconds(value: float | None) -> timedelta | None:

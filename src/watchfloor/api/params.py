@@ -15,6 +15,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
+from watchfloor.codecs.accounts import ACCOUNT_PATTERN
+
 __all__ = [
     "MAX_ID",
     "MAX_TYPE_CODE",
@@ -83,9 +85,9 @@ UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A time with its zone, converted to UTC (years 1 to 9999 in UTC too)."""
 
 HexKey = Annotated[str, StringConstraints(max_length=64)]
-"""An AES key in hex, bounded here; ``parse_key`` checks its form and says what is wrong."""
+"""An AES key in hex, bounded here; ``codecs.accounts.parse_key`` checks its form and says what is wrong."""
 AsciiKey = Annotated[str, StringConstraints(max_length=32)]
-"""An AES key as ASCII characters, bounded here; ``parse_key`` checks its form."""
+"""An AES key as ASCII characters, bounded here; ``codecs.accounts.parse_key`` checks its form."""
 
 TypeCode = Annotated[int, Field(ge=0, le=MAX_TYPE_CODE)]
 """An alarm type's code."""
@@ -98,7 +100,7 @@ DispatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="the dispatch's id
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 StepNumber = Annotated[int, Path(ge=1, le=1000, description="the procedure step, from 1")]
 AccountPath = Annotated[
-    str, Path(pattern=r"^[0-9A-Fa-f]{3,16}$", description="DC-09 account: 3 to 16 hex digits")
+    str, Path(pattern=f"^{ACCOUNT_PATTERN}$", description="DC-09 account: 3 to 16 hex digits")
 ]
 SitePath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from watchfloor.api.params import AsciiKey, HexKey, Name, Note, TypeCode, UtcTime
+from watchfloor.codecs.accounts import ACCOUNT_PATTERN
 from watchfloor.core.alarm_types import AlarmType
 from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
 from watchfloor.core.devices import Device
@@ -333,7 +334,7 @@ class SignalList(BaseModel):
 
 
 _Account = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[0-9A-Fa-f]{3,16}$")
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=f"^{ACCOUNT_PATTERN}$")
 ]
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from watchfloor.app import open_repository
 from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.cli.audit import cli_entry
-from watchfloor.codecs.dc09 import parse_key
+from watchfloor.codecs.accounts import parse_account, parse_either_key
 from watchfloor.config import Settings
 from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.errors import ConflictError, NotFoundError, WatchfloorError
@@ -80,23 +80,18 @@ async def add_account(
 
 
 def _account_option(account: str) -> str:
-    account = account.strip().upper()
-    if not (3 <= len(account) <= 16) or any(c not in "0123456789ABCDEF" for c in account):
-        raise fail(f"--account: {account!r} is not 3 to 16 hex digits")
-    return account
+    try:
+        # The message quotes the account as it would be stored.
+        return parse_account(account.strip().upper())
+    except ValueError as err:
+        raise fail(f"--account: {err}") from err
 
 
 def _key_option(key: str | None, key_ascii: str | None) -> bytes | None:
-    if key is not None and key_ascii is not None:
-        raise fail("give --key or --key-ascii, not both")
     try:
-        if key is not None:
-            return parse_key(key, ascii=False)
-        if key_ascii is not None:
-            return parse_key(key_ascii, ascii=True)
+        return parse_either_key(key, key_ascii, hex_name="--key", ascii_name="--key-ascii")
     except ValueError as err:
-        raise fail(f"{'--key' if key is not None else '--key-ascii'}: {err}") from err
-    return None
+        raise fail(str(err)) from err
 
 
 def _run_on_repository(

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from watchfloor.app import open_repository
 from watchfloor.cli._common import cli_settings
 from watchfloor.cli.accounts import add_account
-from watchfloor.codecs.dc09 import parse_key
+from watchfloor.codecs.accounts import parse_account, parse_key
 from watchfloor.core.errors import WatchfloorError
 from watchfloor.simulator import (
     DEFAULT_KEY_ASCII,
@@ -45,9 +45,7 @@ def _parse_target(text: str) -> tuple[str, int]:
 
 
 def _parse_accounts_from(text: str, panels: int) -> tuple[int, int]:
-    digits = text.strip().upper()
-    if not 3 <= len(digits) <= 16 or any(c not in "0123456789ABCDEF" for c in digits):
-        raise ValueError(f"{text!r} is not 3 to 16 hex digits")
+    digits = parse_account(text)
     start = int(digits, 16)
     if start + panels - 1 > MAX_ACCOUNT:
         raise ValueError(f"{panels} accounts from {digits} run past 16 hex digits")

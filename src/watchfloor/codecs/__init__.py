@@ -1,11 +1,18 @@
 """Pure protocol codecs: bytes in, typed values or a DecodeError out; no I/O, no clock.
 
 ``dc09`` owns SIA DC-09 framing, CRC, header, AES and the ACK/NAK/DUH replies;
-``contact_id`` and ``sia_dcs`` own the two event formats DC-09 data blocks carry. Every
+``contact_id`` and ``sia_dcs`` own the two event formats DC-09 data blocks carry;
+``accounts`` owns the account rule and the parsing of configured AES keys. Every
 decoder, fed arbitrary bytes, returns a value or raises a ``DecodeError`` whose ``reply``
 says what the sender is owed.
 """
 
+from watchfloor.codecs.accounts import (
+    ACCOUNT_PATTERN,
+    parse_account,
+    parse_either_key,
+    parse_key,
+)
 from watchfloor.codecs.contact_id import ContactIdEvent, decode_contact_id, encode_contact_id
 from watchfloor.codecs.dc09 import (
     TOKENS,
@@ -20,7 +27,6 @@ from watchfloor.codecs.dc09 import (
     encode_duh,
     encode_frame,
     encode_nak,
-    parse_key,
     timestamp_skew,
 )
 from watchfloor.codecs.errors import (
@@ -42,6 +48,7 @@ from watchfloor.codecs.sia_dcs import (
 )
 
 __all__ = [
+    "ACCOUNT_PATTERN",
     "TOKENS",
     "ChecksumError",
     "ContactIdEvent",
@@ -70,6 +77,8 @@ __all__ = [
     "encode_frame",
     "encode_nak",
     "encode_sia_dcs",
+    "parse_account",
+    "parse_either_key",
     "parse_key",
     "timestamp_skew",
 ]

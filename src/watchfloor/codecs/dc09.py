@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from watchfloor.codecs import _aes
 from watchfloor.codecs._framing import FrameSplitter, crc16_arc
+from watchfloor.codecs.accounts import ACCOUNT_PATTERN
 from watchfloor.codecs.errors import (
     ChecksumError,
     DecryptionError,
@@ -44,7 +45,6 @@ __all__ = [
     "encode_duh",
     "encode_frame",
     "encode_nak",
-    "parse_key",
     "timestamp_skew",
 ]
 
@@ -73,7 +73,7 @@ _SEQ_R = r"(?P<seq>[0-9]{4})(?:R(?P<receiver>[0-9A-Fa-f]{1,6}))?"
 _HEADER = re.compile(
     r'"(?P<star>\*?)(?P<token>[A-Za-z0-9-]{1,16})"'
     + _SEQ_R
-    + r"(?:L(?P<prefix>[0-9A-Fa-f]{1,6}))?(?:#(?P<account>[0-9A-Fa-f]{3,16}))?",
+    + rf"(?:L(?P<prefix>[0-9A-Fa-f]{{1,6}}))?(?:#(?P<account>{ACCOUNT_PATTERN}))?",
     re.ASCII,
 )
 # A NAK carries "A0" instead of "#acct"; 'A' is also a hex digit, so the prefix is matched
@@ -92,7 +92,7 @@ _TIMESTAMP = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2}),([0-9]{2})-([0-9]{2})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SEQ = re.compile(r"[0-9]{4}")
 _RECEIVER = re.compile(r"[0-9A-Fa-f]{1,6}")
-_ACCOUNT = re.compile(r"[0-9A-Fa-f]{3,16}")
+_ACCOUNT = re.compile(ACCOUNT_PATTERN)
 _MAX_LENGTH = 0xFFF  # the length field is '0' + 3 hex digits
 
 
@@ -257,7 +257,7 @@ def decrypt_frame(frame: Dc09Frame, key: bytes) -> Dc09Frame:
 
     Args:
         frame: an encrypted frame from ``decode_frame`` (or ``decode_reply``).
-        key: 16, 24 or 32 key bytes (see ``parse_key``).
+        key: 16, 24 or 32 key bytes (see ``codecs.accounts.parse_key``).
 
     Returns:
         The frame with ``data``, ``ext``, ``timestamp``, ``timestamp_text`` and ``pad`` filled
@@ -352,33 +352,6 @@ def check_timestamp(frame: Dc09Frame, now: datetime) -> None:
             f" (allowed {LATEST_SKEW:+.0f}/{EARLIEST_SKEW:+.0f} s)",
             frame=frame,
         )
-
-
-def parse_key(text: str, *, ascii: bool) -> bytes:
-    """Turn an account's configured key into AES key bytes.
-
-    Args:
-        text: 32, 48 or 64 hex digits, or (``ascii=True``) 16, 24 or 32 ASCII characters
-            whose codes are the key bytes, the form many panels' menus take.
-        ascii: how to read ``text``.
-
-    Returns:
-        16, 24 or 32 bytes (AES-128/192/256).
-
-    Raises:
-        ValueError: ``text`` has the wrong length or characters; the message says which.
-    """
-    if ascii:
-        if len(text) not in {16, 24, 32}:
-            raise ValueError(f"an ASCII key has 16, 24 or 32 characters, got {len(text)}")
-        if not text.isascii():
-            raise ValueError("an ASCII key may contain only ASCII characters")
-        return text.encode("ascii")
-    if len(text) not in {32, 48, 64}:
-        raise ValueError(f"a hex key has 32, 48 or 64 hex digits, got {len(text)} characters")
-    if _HEX.fullmatch(text) is None:
-        raise ValueError("a hex key may contain only the digits 0-9 and A-F")
-    return bytes.fromhex(text)
 
 
 def _routing(seq: str, receiver: str | None, prefix: str | None, account: str | None) -> str:

@@ -14,11 +14,17 @@ rate; above it, it names the device's most recent open alarm, and a signal that 
 an alarm folds into that one instead (its count rises and it is marked ``flooded``), so that
 operators see one alarm per device with a count. Repeats and restores are unaffected, and
 life safety (priority 1) is never folded, neither in nor into: it always opens its own alarm.
+
+A batch (``correlate_batch``) is correlated in arrival order, as if each signal were stored
+before the next one is looked at: a later signal joins the alarm an earlier one opened, and
+each alarm the batch touches is one change that ends in its final state. A flooding
+signal's target may be an alarm the batch opened, or one also open under a key of the batch:
+either way it is the same change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -41,11 +47,16 @@ __all__ = [
     "LIFE_SAFETY_PRIORITY",
     "LINK_LOST_BY_KIND",
     "SYSTEM_ACTOR",
+    "AlarmChange",
+    "BatchCorrelation",
+    "ClassifiedSignal",
     "Correlation",
     "CorrelationKey",
     "Effect",
+    "classify_for_correlation",
     "classify_signal",
     "correlate",
+    "correlate_batch",
     "correlation_key",
 ]
 
@@ -84,6 +95,50 @@ class Correlation:
     effect: Effect
     alarm: Alarm | None
     timeline: TimelineEntry | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassifiedSignal:
+    """A signal ready to correlate: its device (None: unregistered), alarm type and key."""
+
+    signal: Signal
+    device: Device | None
+    classification: Classification
+    key: CorrelationKey
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlarmChange:
+    """An alarm a batch opens (``read_version`` None, ``id`` 0) or changes, in its final state.
+
+    ``read_version`` is the version the alarm had when it was read, which its update must
+    still find.
+    """
+
+    key: CorrelationKey
+    alarm: Alarm
+    read_version: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchCorrelation:
+    """The outcome of ``correlate_batch``.
+
+    ``changes`` are the alarms the batch changed, in order of first change. For each signal,
+    ``joined`` is the index in ``changes`` of the alarm it joined (None: it raised nothing),
+    and ``timeline`` the entry it adds to that alarm.
+    """
+
+    changes: tuple[AlarmChange, ...]
+    joined: tuple[int | None, ...]
+    timeline: tuple[TimelineEntry | None, ...]
+
+
+@dataclass(eq=False, slots=True, kw_only=True)
+class _Change:
+    key: CorrelationKey
+    alarm: Alarm
+    read_version: int | None
 
 
 #: The supervision condition a silent device of each kind raises when the taxonomy maps it
@@ -132,6 +187,19 @@ def correlation_key(signal: Signal, classification: Classification) -> Correlati
     zone = None if type_code == UNREGISTERED_TRANSMITTER else (signal.zone or None)
     device = signal.device if signal.site is None else f"{signal.device}@{signal.site}"
     return CorrelationKey(device=device, type_code=type_code, zone=zone)
+
+
+def classify_for_correlation(
+    taxonomy: Taxonomy, signal: Signal, device: Device | None
+) -> ClassifiedSignal:
+    """Return the signal with its device, classification (``classify_signal``) and key."""
+    classification = classify_signal(taxonomy, signal, device)
+    return ClassifiedSignal(
+        signal=signal,
+        device=device,
+        classification=classification,
+        key=correlation_key(signal, classification),
+    )
 
 
 def correlate(
@@ -239,3 +307,70 @@ def correlate(
         detail=f"{alarm_type.name} from {signal.source} {signal.code.code}",
     )
     return Correlation(effect=Effect.OPENED, alarm=alarm, timeline=entry)
+
+
+def correlate_batch(
+    signals: Sequence[ClassifiedSignal],
+    open_alarms: Mapping[CorrelationKey, Alarm],
+    *,
+    flooding: Sequence[bool] = (),
+    flood_targets: Mapping[str, tuple[CorrelationKey, Alarm]] | None = None,
+) -> BatchCorrelation:
+    """Correlate a batch's signals in order; return the alarms changed and what each joined.
+
+    Pure: the caller stores the changes (an alarm opened has ``id`` 0) and the signals.
+
+    Args:
+        signals: the signals the batch stores, in order.
+        open_alarms: the open alarm under each key of the batch that has one.
+        flooding: per signal, whether its device is flooding with it (``core.flood``);
+            empty: none is.
+        flood_targets: the newest open alarm, with its key, of each device (the key's
+            ``device``) that may flood.
+    """
+    current: dict[CorrelationKey, _Change | None] = {
+        key: _Change(key=key, alarm=alarm, read_version=alarm.version)
+        for key, alarm in open_alarms.items()
+    }
+    # A flood target may also be open under a key of the batch: both must be one change.
+    by_id = {c.alarm.id: c for c in current.values() if c is not None}
+    newest: dict[str, _Change] = {
+        device: by_id.get(alarm.id) or _Change(key=key, alarm=alarm, read_version=alarm.version)
+        for device, (key, alarm) in (flood_targets or {}).items()
+    }
+    changed: dict[_Change, int] = {}
+    joined: list[_Change | None] = []
+    timeline: list[TimelineEntry | None] = []
+    flags = flooding if flooding else (False,) * len(signals)
+    for entry, flood in zip(signals, flags, strict=True):
+        change = current.get(entry.key)
+        target = newest.get(entry.key.device) if flood else None
+        correlation = correlate(
+            entry.signal,
+            entry.classification,
+            None if change is None else change.alarm,
+            device=entry.device,
+            flood=None if target is None else target.alarm,
+        )
+        if correlation.alarm is None:
+            joined.append(None)
+            timeline.append(None)
+            continue
+        if target is not None and correlation.effect is Effect.FLOODED:
+            change = target  # the signal's own key still has no open alarm
+        else:
+            if change is None:
+                change = _Change(key=entry.key, alarm=correlation.alarm, read_version=None)
+                newest[entry.key.device] = change
+            current[entry.key] = change if correlation.alarm.is_open else None
+        change.alarm = correlation.alarm
+        changed.setdefault(change, len(changed))
+        joined.append(change)
+        timeline.append(correlation.timeline)
+    return BatchCorrelation(
+        changes=tuple(
+            AlarmChange(key=c.key, alarm=c.alarm, read_version=c.read_version) for c in changed
+        ),
+        joined=tuple(None if c is None else changed[c] for c in joined),
+        timeline=tuple(timeline),
+    )

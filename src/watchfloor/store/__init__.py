@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from watchfloor.store.database import migrate, open_engine, sqlite_url, write_transaction
 from watchfloor.store.repository import SqlRepository
-from watchfloor.store.writer import (
-    RETRANSMISSION_WINDOW,
-    GroupCommitWriter,
-    WriterStats,
-    open_writer,
-)
+from watchfloor.store.writer import GroupCommitWriter, WriterStats, open_writer
 
 __all__ = [
-    "RETRANSMISSION_WINDOW",
     "GroupCommitWriter",
     "SqlRepository",
     "WriterStats",

@@ -15,7 +15,7 @@ from watchfloor.core.supervision import SupervisedDevice
 from watchfloor.store._rows import chunks, device_from_row, select_devices, supervised_from_row
 from watchfloor.store.tables import devices
 
-__all__ = ["HEARD_SOURCES", "DeviceRef", "KnownDevices", "device_ref", "read_devices"]
+__all__ = ["DeviceRef", "KnownDevices", "device_ref", "read_devices"]
 
 #: The device kind a source's signals are attributed to, looked up by name. Sources without
 #: one (patrol, call, supervision) are looked up by name among all devices. DC-09 items, and
@@ -26,13 +26,6 @@ _KIND_OF_SOURCE: Final = {
     SignalSource.FRIGATE: DeviceKind.FRIGATE,
 }
 _BY_ACCOUNT: Final = frozenset({SignalSource.DC09, SignalSource.SUPERVISION})
-
-#: Sources whose items the device itself sent: hearing one proves its link (last seen,
-#: restore of a lost link). Staff reports and calls only name a device, and supervision
-#: signals are watchfloor's own conclusions about it.
-HEARD_SOURCES: Final = frozenset(
-    {SignalSource.DC09, SignalSource.HIKVISION, SignalSource.ONVIF, SignalSource.FRIGATE}
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,24 +1,17 @@
-"""Flood control in the intake: each device's recent rate, and its newest open alarm.
+"""Flood control in the intake: each device's recent count and newest open alarm, read once.
 
 Theory of operation: a batch reads, set-based, how many signals each of its devices stored
 since ``window`` before the batch's earliest signal (one grouped COUNT), and, for the
-devices that may pass the threshold in this batch, the newest open alarm of each (one
-query, locked on PostgreSQL like the batch's other alarms). Planning then counts the batch's
-own signals in memory, in arrival order: a signal whose device has stored more than
-``threshold`` signals within ``window`` before it, itself included, is flooding, and
-``core.correlation.correlate`` folds it into the device's newest open alarm instead of
-opening one. A batch far shorter than the window (the rule) counts exactly; one that spans
-more of it counts every stored signal since its earliest signal's window, so it may fold a
-little early (never a life-safety alarm: the core refuses that).
+devices that may pass the threshold in this batch (``core.flood.flood_candidates``), the
+newest open alarm of each (one query, locked on PostgreSQL like the batch's other alarms).
+``core.flood.flooding`` then counts the batch's own signals in memory, and
+``core.correlation.correlate_batch`` folds the flooding ones.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import func, select
@@ -26,69 +19,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watchfloor.core.alarms import OPEN_STATES, Alarm
 from watchfloor.core.correlation import CorrelationKey
+from watchfloor.core.flood import FloodLimit, flood_candidates
 from watchfloor.core.signals import Signal
 from watchfloor.store._rows import alarm_from_row, chunks
 from watchfloor.store.tables import alarms, signals
 
-__all__ = ["FloodLimit", "FloodMeter", "read_flood_meter"]
+__all__ = ["FloodReading", "read_flood"]
 
 _OPEN_STATE_VALUES: Final = sorted(state.value for state in OPEN_STATES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FloodLimit:
-    """More than ``threshold`` signals of one device within ``window`` is a flood."""
+class FloodReading:
+    """What flood control reads before a batch.
 
-    threshold: int
-    window: timedelta
-
-    def __post_init__(self) -> None:
-        if self.threshold < 1:
-            raise ValueError("the flood threshold must be at least 1")
-        if self.window <= timedelta(0):
-            raise ValueError("the flood window must be positive")
-
-
-class FloodMeter:
-    """Counts a batch's signals per device as they are planned; knows the flood targets.
-
-    ``newest`` maps a device (``Signal.device``) that may flood in this batch to the key and
-    state of its newest open alarm, as read before the batch.
+    ``stored`` counts each device's (``Signal.device``) signals stored within the window;
+    ``targets`` maps each device that may flood in this batch, as its alarms' correlation
+    key names it, to that key and the state of its newest open alarm.
     """
 
-    def __init__(
-        self,
-        limit: FloodLimit,
-        stored: Mapping[str, int],
-        newest: Mapping[str, tuple[CorrelationKey, Alarm]],
-    ) -> None:
-        self._limit = limit
-        self._stored = stored
-        self._times: dict[str, list[datetime]] = {}
-        self.newest = newest
-
-    def count(self, signal: Signal) -> bool:
-        """Count a signal the batch stores; return whether its device is flooding with it."""
-        times = self._times.setdefault(signal.device, [])
-        bisect.insort(times, signal.received_at)
-        since = signal.received_at - self._limit.window
-        recent = len(times) - bisect.bisect_left(times, since)
-        return self._stored.get(signal.device, 0) + recent > self._limit.threshold
+    stored: Mapping[str, int]
+    targets: Mapping[str, tuple[CorrelationKey, Alarm]]
 
 
-async def read_flood_meter(
+async def read_flood(
     connection: AsyncConnection, limit: FloodLimit, batch: Sequence[Signal]
-) -> FloodMeter:
-    """Return the meter of a batch: its devices' stored counts and possible flood targets."""
+) -> FloodReading:
+    """Return the stored counts of a batch's devices and their possible flood targets."""
     stored = await _read_recent_counts(connection, limit, batch)
-    in_batch = Counter(signal.device for signal in batch)
-    # Only a device that could pass the threshold needs its flood target.
-    candidates = sorted(
-        device
-        for device, count in in_batch.items()
-        if stored.get(device, 0) + count > limit.threshold
+    candidates = flood_candidates(limit, stored, batch)
+    return FloodReading(
+        stored=stored, targets=await _read_newest_open_alarms(connection, candidates)
     )
-    return FloodMeter(limit, stored, await _read_newest_open_alarms(connection, candidates))
 
 
 async def _read_recent_counts(

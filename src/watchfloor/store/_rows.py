@@ -14,6 +14,7 @@ from watchfloor.core.alarm_types import CodeSystem, SourceCode
 from watchfloor.core.alarms import Alarm, AlarmState, Outcome, TimelineEntry, TimelineKind
 from watchfloor.core.devices import Device, DeviceKind
 from watchfloor.core.mapping_overrides import parse_overrides
+from watchfloor.core.retransmission import dedupe_key
 from watchfloor.core.signals import Origin, Signal, SignalRecord, SignalSource
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice
@@ -26,7 +27,6 @@ __all__ = [
     "alarm_update_values",
     "alarm_values",
     "chunks",
-    "dedupe_key",
     "device_from_row",
     "select_alarm_facts",
     "select_devices",
@@ -54,21 +54,6 @@ def chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
 def token_hash(token: str) -> str:
     """Return the sha256 hex under which an API token is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def dedupe_key(signal: Signal) -> str | None:
-    """Return the retransmission key of a signal (None for sources that cannot repeat).
-
-    DC-09 rule: a repeat has the same account, sequence number and content. A staff report
-    or call repeats when its sender resends the same idempotency key (an offline queue).
-    """
-    if signal.idempotency_key is not None:
-        material = f"{signal.source}|{signal.device}|{signal.idempotency_key}"
-    elif signal.source is SignalSource.DC09:
-        material = f"{signal.account or ''}|{signal.seq or ''}|{signal.raw}"
-    else:
-        return None
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def alarm_values(alarm: Alarm, *, key_device: str) -> dict[str, Any]:

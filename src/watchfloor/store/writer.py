@@ -12,7 +12,7 @@ on with the next batch.
 
 Flood control: above ``flood_threshold`` signals of one device within ``flood_window``, a
 signal of that device that would open an alarm folds into the device's newest open alarm,
-marked flooded (``core.correlation``); life-safety alarms always open.
+marked flooded (``core.flood``, ``core.correlation``); life-safety alarms always open.
 """
 
 from __future__ import annotations
@@ -24,33 +24,22 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.errors import StoreUnavailableError
+from watchfloor.core.flood import DEFAULT_FLOOD_THRESHOLD, DEFAULT_FLOOD_WINDOW, FloodLimit
 from watchfloor.core.ports import Clock, Publish
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
-from watchfloor.store._intake import RETRANSMISSION_WINDOW, FloodLimit, apply_batch
+from watchfloor.store._intake import apply_batch
 from watchfloor.store.audit import append_audit
 from watchfloor.store.database import write_transaction
 
-__all__ = [
-    "DEFAULT_FLOOD_THRESHOLD",
-    "DEFAULT_FLOOD_WINDOW",
-    "RETRANSMISSION_WINDOW",
-    "GroupCommitWriter",
-    "WriterStats",
-    "open_writer",
-]
+__all__ = ["GroupCommitWriter", "WriterStats", "open_writer"]
 
 logger = logging.getLogger(__name__)
-
-#: More signals than this from one device within ``DEFAULT_FLOOD_WINDOW`` is a flood.
-DEFAULT_FLOOD_THRESHOLD: Final = 20
-DEFAULT_FLOOD_WINDOW: Final = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,8 +140,8 @@ class GroupCommitWriter:
 
         Returns:
             One entry per item: the signal's record (for a DC-09 retransmission within
-            ``RETRANSMISSION_WINDOW``, the record stored the first time), or None for a link
-            test. Idempotent for DC-09 retransmissions.
+            ``core.retransmission.RETRANSMISSION_WINDOW``, the record stored the first
+            time), or None for a link test. Idempotent for DC-09 retransmissions.
 
         Raises:
             StoreUnavailableError: nothing of the items was committed (the transaction
