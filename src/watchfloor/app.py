@@ -43,7 +43,12 @@ from watchfloor.core.notifications import Channel
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import PurgeResult, RetentionPolicy
-from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
+from watchfloor.core.throttle import (
+    BackoffPolicy,
+    FailureBackoff,
+    FailureWindow,
+    ThrottlePolicy,
+)
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import AuthEvents, SessionPolicy
 from watchfloor.notifiers.dispatcher import NotificationDispatcher
@@ -135,8 +140,12 @@ def _logins(settings: Settings, users: SqlUsers, clock: Clock, events: AuthEvent
             absolute=timedelta(seconds=settings.session_absolute_seconds),
         ),
         events=events,
-        by_name=FailureWindow(
-            ThrottlePolicy(attempts=settings.login_failures_per_name, window=window)
+        by_name_and_address=FailureBackoff(
+            BackoffPolicy(
+                free_attempts=settings.login_failures_per_name,
+                first_delay=settings.login_delay_seconds,
+                max_delay=max(window, settings.login_delay_seconds),
+            )
         ),
         by_address=FailureWindow(
             ThrottlePolicy(attempts=settings.login_failures_per_address, window=window)

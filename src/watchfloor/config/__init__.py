@@ -98,10 +98,14 @@ class Settings:
     # Console sessions end after this long unused, or this long after sign-in however used.
     session_idle_seconds: float = 1800.0
     session_absolute_seconds: float = 43200.0
-    # Failed logins allowed per user name, and per client address, within the window.
+    # Failed logins: a name tried from one address (an IPv6 /64) fails this many times
+    # freely, then waits login_delay_seconds, doubling after each further failure up to
+    # login_failure_window_seconds; one address may fail login_failures_per_address times
+    # (whatever the names) within that window. Nothing locks a name from everywhere.
     login_failures_per_name: int = 5
     login_failures_per_address: int = 30
     login_failure_window_seconds: float = 900.0
+    login_delay_seconds: float = 30.0
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -203,6 +207,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "login_failures_per_name": _parse_positive_int,
     "login_failures_per_address": _parse_positive_int,
     "login_failure_window_seconds": _parse_positive_float,
+    "login_delay_seconds": _parse_positive_float,
 }
 
 

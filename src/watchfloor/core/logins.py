@@ -2,9 +2,11 @@
 
 A login is refused with one message whatever was wrong (unknown name, disabled user, wrong
 password, wrong code), after the same argon2 work, so that the answer tells nothing about
-which names exist. Failures count against the name and against the client address
-(``core.throttle``); past the limit, attempts are refused before any password is checked.
-Every outcome goes to ``AuthEvents``.
+which names exist. Failures count against the name as tried from the client's address,
+which then waits longer after each further failure, and against the address across all names
+(``core.throttle``); while a wait runs, attempts are refused before any password is checked.
+Nothing counts against a name from everywhere: a guesser cannot lock the rightful user out,
+who signs in from their own address as usual. Every outcome goes to ``AuthEvents``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from watchfloor.core.errors import NotFoundError
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Principal
-from watchfloor.core.throttle import FailureWindow
+from watchfloor.core.throttle import FailureBackoff, FailureWindow, address_key
 from watchfloor.core.users import (
     AuthEvent,
     AuthEventKind,
@@ -66,7 +68,9 @@ class Logins:
     clock: Clock
     policy: SessionPolicy
     events: AuthEvents
-    by_name: FailureWindow
+    #: Failures of one name from one address (see ``_attempt_key``): growing delays.
+    by_name_and_address: FailureBackoff
+    #: Failures from one address, whatever the name: a sliding window.
     by_address: FailureWindow
 
     async def login(
@@ -75,17 +79,19 @@ class Logins:
         """Open a console session for a user whose password (and TOTP code) are right.
 
         Raises:
-            RateLimitedError: too many recent failures for this name or address.
+            RateLimitedError: too many recent failures for this name from this address, or
+                from this address.
             SecondFactorRequiredError: the password was right, the TOTP code is missing.
             LoginRefusedError: anything else was wrong (one message for all).
         """
-        name_key, address_key = name.strip().lower(), peer or "unknown"
+        source = address_key(peer)
+        attempt = _attempt_key(name, source)
         now = self.clock.monotonic()
         waits = [
             wait
             for wait in (
-                self.by_name.retry_after(name_key, now),
-                self.by_address.retry_after(address_key, now),
+                self.by_name_and_address.retry_after(attempt, now),
+                self.by_address.retry_after(source, now),
             )
             if wait is not None
         ]
@@ -96,14 +102,14 @@ class Logins:
         usable = stored is not None and stored.user.active
         password_hash = stored.password_hash if stored is not None and usable else None
         if not await self.credentials.verify_password(password_hash, password) or stored is None:
-            await self._refuse(name, name_key, address_key, peer, "wrong name or password")
+            await self._refuse(name, attempt, source, peer, "wrong name or password")
         assert stored is not None  # noqa: S101 - _refuse raised otherwise; for the type checker
         if stored.totp_secret is not None:
             if not code:
                 raise SecondFactorRequiredError
             if not await self._code_is_good(stored, stored.totp_secret, code):
-                await self._refuse(name, name_key, address_key, peer, "wrong TOTP code")
-        self.by_name.forget(name_key)
+                await self._refuse(name, attempt, source, peer, "wrong TOTP code")
+        self.by_name_and_address.forget(attempt)
         if password_hash is not None and self.credentials.needs_rehash(password_hash):
             await self.store.set_password(
                 stored.user.name, await self.credentials.hash_password(password)
@@ -214,11 +220,11 @@ class Logins:
         return step is not None and await self.store.use_totp_step(stored.user.name, step)
 
     async def _refuse(
-        self, name: str, name_key: str, address_key: str, peer: str | None, why: str
+        self, name: str, attempt: str, source: str, peer: str | None, why: str
     ) -> None:
         now = self.clock.monotonic()
-        self.by_name.fail(name_key, now)
-        self.by_address.fail(address_key, now)
+        self.by_name_and_address.fail(attempt, now)
+        self.by_address.fail(source, now)
         await self._record(AuthEventKind.LOGIN_FAILED, name, peer=peer, detail=why)
         raise LoginRefusedError
 
@@ -239,3 +245,8 @@ class Logins:
         await self.events.record(
             AuthEvent(kind=kind, at=self.clock.now(), subject=subject, peer=peer, detail=detail)
         )
+
+
+def _attempt_key(name: str, source: str) -> str:
+    # A name as typed, from one source; an address key holds no tab.
+    return f"{source}\t{name.strip().lower()}"
