@@ -23,6 +23,7 @@ from watchfloor.adapters.auth_events import AuditedAuthEvents, LoggedAuthEvents
 from watchfloor.adapters.bus import LocalBus
 from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.credentials import Argon2Credentials
+from watchfloor.adapters.data_dir import prepare_data_dir, prepare_private_file
 from watchfloor.adapters.signing import AuditSigner, verify_with
 from watchfloor.api import ApiServices, create_api
 from watchfloor.api.application import Metric
@@ -63,10 +64,11 @@ from watchfloor.receivers.onvif import serve_onvif_device
 from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.cameras import SqlCameraStore
-from watchfloor.store.database import migrate, open_engine, sqlite_url
+from watchfloor.store.database import SQLITE_FILE, migrate, open_engine, sqlite_url
 from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import purge_due
+from watchfloor.store.sealing import KEY_FILE, SecretKeys
 from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
 from watchfloor.store.users import SqlUsers
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -80,18 +82,34 @@ __all__ = [
     "open_user_admin",
     "purge",
     "retention_policy",
+    "secret_keys",
     "serve",
+    "store_engine",
 ]
 
 logger = logging.getLogger(__name__)
 
 
 def database_url(settings: Settings) -> str:
-    """Return the database URL in force: ``WATCHFLOOR_DATABASE_URL`` or SQLite in the data dir."""
+    """Return the database URL in force: ``WATCHFLOOR_DATABASE_URL`` or SQLite in the data dir.
+
+    For SQLite, the data dir (0700) and the database file (0600) are made if missing.
+    """
     if settings.database_url is not None:
         return settings.database_url.value
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_private_file(prepare_data_dir(settings.data_dir) / SQLITE_FILE)
     return sqlite_url(settings.data_dir)
+
+
+def secret_keys(settings: Settings) -> SecretKeys:
+    """Return the secrets key ring of these settings, making its key file if missing."""
+    path = settings.secrets_key_file or prepare_data_dir(settings.data_dir) / KEY_FILE
+    return SecretKeys.load_or_create(path)
+
+
+def store_engine(settings: Settings) -> AsyncEngine:
+    """Return an engine on the settings' database, its secrets sealed with their key file."""
+    return open_engine(database_url(settings), keys=secret_keys(settings))
 
 
 @asynccontextmanager
@@ -99,7 +117,7 @@ async def open_repository(
     settings: Settings, clock: Clock | None = None
 ) -> AsyncIterator[SqlRepository]:
     """Open the database of these settings, migrated, for administrative commands."""
-    engine = open_engine(database_url(settings))
+    engine = store_engine(settings)
     try:
         await migrate(engine)
         yield SqlRepository(engine, clock or SystemClock())
@@ -115,7 +133,7 @@ async def open_user_admin(
 
     Every change is audited as the local user's, through the command line.
     """
-    engine = open_engine(database_url(settings))
+    engine = store_engine(settings)
     try:
         await migrate(engine)
         audit_log = SqlAuditLog(engine, clock or SystemClock())
@@ -483,7 +501,7 @@ async def open_platform(
     """
     clock = clock or SystemClock()
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    engine = open_engine(database_url(settings))
+    engine = store_engine(settings)
     try:
         await migrate(engine)
         repository = SqlRepository(engine, clock)

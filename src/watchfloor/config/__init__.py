@@ -106,6 +106,9 @@ class Settings:
     login_failures_per_address: int = 30
     login_failure_window_seconds: float = 900.0
     login_delay_seconds: float = 30.0
+    # The key file that encrypts secrets stored in the database (AES keys, camera passwords,
+    # TOTP secrets); None: secrets.keys in the data dir. Keep it out of database backups.
+    secrets_key_file: Path | None = None
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -208,6 +211,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "login_failures_per_address": _parse_positive_int,
     "login_failure_window_seconds": _parse_positive_float,
     "login_delay_seconds": _parse_positive_float,
+    "secrets_key_file": _optional_path,
 }
 
 
