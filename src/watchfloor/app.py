@@ -36,12 +36,13 @@ from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import DeviceKind
+from watchfloor.core.disk_space import DiskLevel, DiskSpacePolicy
 from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
 from watchfloor.core.notifications import Channel
-from watchfloor.core.ports import Clock
+from watchfloor.core.ports import Clock, SignalSink
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import PurgeResult, RetentionPolicy
 from watchfloor.core.throttle import (
@@ -58,6 +59,7 @@ from watchfloor.notifiers.senders import SENDERS
 from watchfloor.notifiers.webhook import WebhookOutbox
 from watchfloor.receivers.camera_mapping import SnapshotLimits
 from watchfloor.receivers.dc09 import AccountView, Dc09Receiver, Dc09Settings, open_dc09_listeners
+from watchfloor.receivers.disk_space import DiskSpaceWatch, FreeBytes, disk_free_bytes
 from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
 from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
 from watchfloor.receivers.onvif import serve_onvif_device
@@ -224,6 +226,8 @@ class Platform:
     dispatching: Dispatching
     notifications: NotificationDispatcher
     webhooks: WebhookOutbox
+    #: The watch of the data disk (None when the database is not in the data dir).
+    disk_space: DiskSpaceWatch | None = None
 
 
 async def _bootstrap_tokens(
@@ -339,6 +343,58 @@ def _camera_metrics(
     return collect
 
 
+def _disk_metrics(disk: DiskSpaceWatch | None) -> Callable[[], Iterable[Metric]]:
+    def collect() -> Iterable[Metric]:
+        space = None if disk is None else disk.space
+        if disk is None or space is None:
+            return
+        for name, help_text, value in (
+            ("watchfloor_disk_free_bytes", "Free bytes on the data disk", space.free_bytes),
+            (
+                "watchfloor_disk_low",
+                "1 while the data disk is below its alarm threshold",
+                space.level is not DiskLevel.OK,
+            ),
+            (
+                "watchfloor_disk_intake_stopped",
+                "1 while intake is stopped to keep the reserve",
+                not space.intake_open,
+            ),
+            (
+                "watchfloor_disk_reserve_held",
+                "1 while the reserve file is in place",
+                space.reserve_held,
+            ),
+        ):
+            yield Metric(name=name, help=help_text, kind="gauge", samples=(((), float(value)),))
+        yield Metric(
+            name="watchfloor_disk_refused_total",
+            help="Items refused while intake was stopped for disk space",
+            kind="counter",
+            samples=(((), float(disk.counters["refused"])),),
+        )
+
+    return collect
+
+
+def _disk_space_watch(
+    settings: Settings, writer: GroupCommitWriter, clock: Clock, free_bytes: FreeBytes
+) -> DiskSpaceWatch | None:
+    """The watch of the data disk, which holds the SQLite database (None on PostgreSQL)."""
+    if settings.database_url is not None:
+        return None  # the database server's disk is watched where it runs
+    return DiskSpaceWatch(
+        data_dir=settings.data_dir,
+        policy=DiskSpacePolicy(
+            low_bytes=settings.disk_low_bytes, reserve_bytes=settings.disk_reserve_bytes
+        ),
+        sink=writer,
+        clock=clock,
+        period=settings.disk_check_seconds,
+        free_bytes=free_bytes,
+    )
+
+
 def _chain(*collectors: Callable[[], Iterable[Metric]]) -> Callable[[], Iterable[Metric]]:
     def collect() -> Iterable[Metric]:
         for collector in collectors:
@@ -349,7 +405,7 @@ def _chain(*collectors: Callable[[], Iterable[Metric]]) -> Callable[[], Iterable
 
 @asynccontextmanager
 async def _camera_intake(
-    settings: Settings, cameras: SqlCameraStore, writer: GroupCommitWriter, clock: Clock
+    settings: Settings, cameras: SqlCameraStore, writer: SignalSink, clock: Clock
 ) -> AsyncIterator[FrigateReceiver]:
     """Run the Frigate subscription (with ``mqtt_url``), alertStream and ONVIF pullers."""
     limits = SnapshotLimits(max_bytes=settings.snapshot_max_bytes)
@@ -493,8 +549,11 @@ async def open_platform(
     *,
     clock: Clock | None = None,
     announce: Callable[[str], None] = logger.info,
+    free_bytes: FreeBytes = disk_free_bytes,
 ) -> AsyncIterator[Platform]:
     """Start everything but the HTTP listener: store, writer, DC-09 listeners, the ASGI app.
+
+    ``free_bytes`` measures the data disk (tests pass their own).
 
     On exit the DC-09 listeners close first (their unacknowledged frames will be
     retransmitted), then the writer drains, then the database closes.
@@ -518,8 +577,13 @@ async def open_platform(
             flood_threshold=settings.flood_threshold or None,
             flood_window=timedelta(seconds=settings.flood_window_seconds),
         ) as writer:
+            disk = _disk_space_watch(settings, writer, clock, free_bytes)
+            # Panels, cameras and supervision stop while the disk is down to its reserve.
+            intake = writer if disk is None else disk.gate(writer)
+            if disk is not None:
+                await disk.check()
             receiver = Dc09Receiver(
-                sink=writer,
+                sink=intake,
                 lookup=AccountDirectory(repository, clock).lookup,
                 clock=clock,
                 settings=Dc09Settings(
@@ -532,7 +596,7 @@ async def open_platform(
                 ),
             )
             watch = SupervisionWatch(
-                devices=repository, sink=writer, clock=clock, period=settings.supervision_period
+                devices=repository, sink=intake, clock=clock, period=settings.supervision_period
             )
             handling = AlarmHandling(
                 repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
@@ -540,7 +604,7 @@ async def open_platform(
             cameras = SqlCameraStore(engine, clock)
             hikvision = HikvisionPushReceiver(
                 devices=cameras,
-                sink=writer,
+                sink=intake,
                 clock=clock,
                 max_body=settings.camera_max_body,
                 snapshots=SnapshotLimits(max_bytes=settings.snapshot_max_bytes),
@@ -596,7 +660,8 @@ async def open_platform(
                     _running(notification_log.serve(), name="notification-audit"),
                     _running(webhooks.serve(), name="webhooks"),
                     _running(notifications.serve(bus), name="notifications"),
-                    _camera_intake(settings, cameras, writer, clock) as frigate,
+                    _camera_intake(settings, cameras, intake, clock) as frigate,
+                    contextlib.nullcontext() if disk is None else disk.running(),
                 ):
                     users = SqlUsers(engine)
                     auth_events = AuditedAuthEvents(
@@ -611,6 +676,7 @@ async def open_platform(
                             metrics=_chain(
                                 _metrics(receiver, writer, bus),
                                 _camera_metrics(hikvision, frigate),
+                                _disk_metrics(disk),
                             ),
                             register=RegisterInfo(
                                 operator_name=settings.operator_name,
@@ -632,6 +698,7 @@ async def open_platform(
                                     }
                                 ),
                             ),
+                            disk_space=(lambda: None) if disk is None else lambda: disk.space,
                             cameras=CameraServices(
                                 registry=cameras,
                                 push=hikvision,
@@ -667,6 +734,7 @@ async def open_platform(
                         dispatching=dispatching,
                         notifications=notifications,
                         webhooks=webhooks,
+                        disk_space=disk,
                     )
     finally:
         await engine.dispose()

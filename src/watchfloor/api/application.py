@@ -31,6 +31,7 @@ from watchfloor.api.field import FieldServices
 from watchfloor.api.fields import AccountPath, AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.handling import handling_router
 from watchfloor.api.hardening import DEFAULT_LIMITS, HardeningMiddleware, RequestLimits
+from watchfloor.api.health import DiskSpaceSource, health_answer
 from watchfloor.api.notifications import notifications_router
 from watchfloor.api.reports import reports_router
 from watchfloor.api.schemas import (
@@ -53,7 +54,7 @@ from watchfloor.api.units import units_router
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.core.alarms import AlarmState
 from watchfloor.core.devices import AccountUpdate
-from watchfloor.core.errors import NotFoundError, StoreUnavailableError
+from watchfloor.core.errors import NotFoundError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
 from watchfloor.core.ports import AlarmEvent, Repository
@@ -107,6 +108,8 @@ class ApiServices:
     #: How often an open stream checks that its token or session is still good.
     stream_recheck_seconds: float = 30.0
     cameras: CameraServices | None = None
+    #: The data disk's latest measurement, for ``/healthz`` (None: not watched).
+    disk_space: DiskSpaceSource = lambda: None
 
 
 def _render_metrics(metrics: Iterable[Metric]) -> str:
@@ -117,11 +120,17 @@ def _render_metrics(metrics: Iterable[Metric]) -> str:
         for labels, value in metric.samples:
             label_text = ",".join(f'{k}="{v}"' for k, v in labels)
             lines.append(
-                f"{metric.name}{{{label_text}}} {value:g}"
+                f"{metric.name}{{{label_text}}} {_number(value)}"
                 if label_text
-                else f"{metric.name} {value:g}"
+                else f"{metric.name} {_number(value)}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    # Whole numbers in full (free bytes, counters past a million), others as Python's
+    # shortest exact form: ":g" kept 6 digits, so 62914560 came out as 6.29146e+07.
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _key_of(hex_text: str | None, ascii_text: str | None) -> bytes | None:
@@ -342,11 +351,7 @@ def _public_router() -> APIRouter:
 
     @router.get("/healthz", summary="200 only when the store accepts writes")
     async def healthz(services: Services) -> JSONResponse:
-        try:
-            await services.repository.check_writable()
-        except StoreUnavailableError as err:
-            return JSONResponse({"status": "unavailable", "detail": str(err)}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        return await health_answer(services.repository, services.disk_space)
 
     @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
     async def metrics(services: Services) -> PlainTextResponse:
