@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import logging
 import os
@@ -162,25 +163,28 @@ class SecretKeys:
         """Append a new key to the file, which seals from now on; return its id.
 
         The file is replaced atomically (written aside, synced, renamed), so a crash leaves
-        either the old or the new file, never half of one. Values already sealed are
-        re-sealed under the new key by the next start-up sweep (``store.migrate``).
+        either the old or the new file, never half of one; two rotations at once each add
+        their key (the directory is locked while the file is read and replaced). Values
+        already sealed are re-sealed under the new key by the next start-up sweep
+        (``store.migrate``).
         """
-        current = _parse(self.path, self.path.read_text(encoding="ascii"))
-        key = secrets.token_bytes(_KEY_BYTES)
-        current[_key_id(key)] = key
-        lines = "".join(f"{key_id} {_encode(value)}\n" for key_id, value in current.items())
-        aside = self.path.with_name(self.path.name + ".new")
-        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as file:
-            file.write(_HEADER + lines)
-            file.flush()
-            os.fsync(file.fileno())
-        aside.replace(self.path)
         directory = os.open(self.path.parent, os.O_RDONLY)
         try:
+            fcntl.flock(directory, fcntl.LOCK_EX)
+            current = _parse(self.path, self.path.read_text(encoding="ascii"))
+            key = secrets.token_bytes(_KEY_BYTES)
+            current[_key_id(key)] = key
+            lines = "".join(f"{key_id} {_encode(value)}\n" for key_id, value in current.items())
+            aside = self.path.with_name(self.path.name + ".new")
+            descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                file.write(_HEADER + lines)
+                file.flush()
+                os.fsync(file.fileno())
+            aside.replace(self.path)
             os.fsync(directory)
         finally:
-            os.close(directory)
+            os.close(directory)  # releases the lock
         self._keys = current
         return _key_id(key)
 
