@@ -129,3 +129,27 @@ def test_a_trusted_proxy_that_is_no_address_is_named() -> None:
         load_settings(environ={"WATCHFLOOR_TRUSTED_PROXIES": "10.0.0.1, proxy.example"})
     (problem,) = caught.value.problems
     assert "trusted_proxies: 'proxy.example' is not an IP address or network" in problem
+
+
+def test_disk_space_and_secrets_settings_come_from_the_environment() -> None:
+    settings = load_settings(
+        environ={
+            "WATCHFLOOR_DISK_LOW_BYTES": "500000000",
+            "WATCHFLOOR_DISK_RESERVE_BYTES": "10000000",
+            "WATCHFLOOR_DISK_CHECK_SECONDS": "5",
+            "WATCHFLOOR_SECRETS_KEY_FILE": "/etc/watchfloor/secrets.keys",
+            "WATCHFLOOR_LOGIN_DELAY_SECONDS": "10",
+        }
+    )
+    assert (settings.disk_low_bytes, settings.disk_reserve_bytes) == (500_000_000, 10_000_000)
+    assert settings.disk_check_seconds == 5.0
+    assert settings.secrets_key_file == Path("/etc/watchfloor/secrets.keys")
+    assert settings.login_delay_seconds == 10.0
+    assert load_settings(environ={}).secrets_key_file is None
+
+
+def test_a_disk_reserve_not_below_the_alarm_threshold_is_refused() -> None:
+    with pytest.raises(SettingsError, match="disk_reserve_bytes: must be below disk_low_bytes"):
+        load_settings(
+            environ={"WATCHFLOOR_DISK_LOW_BYTES": "1000", "WATCHFLOOR_DISK_RESERVE_BYTES": "1000"}
+        )

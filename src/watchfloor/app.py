@@ -25,6 +25,7 @@ from watchfloor.adapters.auth_events import AuditedAuthEvents, LoggedAuthEvents
 from watchfloor.adapters.bus import LocalBus
 from watchfloor.adapters.clock import SystemClock
 from watchfloor.adapters.credentials import Argon2Credentials
+from watchfloor.adapters.data_dir import prepare_data_dir, prepare_private_file
 from watchfloor.adapters.escalation import serve_escalation
 from watchfloor.adapters.open_files import (
     FD_RESERVE,
@@ -39,21 +40,27 @@ from watchfloor.api import ApiServices, create_api
 from watchfloor.api.cameras import CameraServices, RedactPushSecrets
 from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.head_limit import head_limited_protocol
-from watchfloor.api.metrics import camera_metrics, chain_collectors, intake_metrics
+from watchfloor.api.metrics import camera_metrics, chain_collectors, disk_metrics, intake_metrics
 from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.staff import StaffServices
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.config import Settings
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.devices import DeviceKind
+from watchfloor.core.disk_space import DiskSpacePolicy
 from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
 from watchfloor.core.notifications import Channel
-from watchfloor.core.ports import Clock
+from watchfloor.core.ports import Clock, SignalSink
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import RetentionPolicy
-from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
+from watchfloor.core.throttle import (
+    BackoffPolicy,
+    FailureBackoff,
+    FailureWindow,
+    ThrottlePolicy,
+)
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import AuthEvents, SessionPolicy
 from watchfloor.notifiers.dispatcher import NotificationDispatcher
@@ -63,16 +70,18 @@ from watchfloor.notifiers.webhook import WebhookOutbox
 from watchfloor.receivers.camera_mapping import SnapshotLimits
 from watchfloor.receivers.dc09 import Dc09Receiver, Dc09Settings, open_dc09_listeners
 from watchfloor.receivers.dc09_accounts import AccountDirectory
+from watchfloor.receivers.disk_space import DiskSpaceWatch, FreeBytes, disk_free_bytes
 from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
 from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
 from watchfloor.receivers.onvif import serve_onvif_device
 from watchfloor.receivers.supervision import SupervisionWatch
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.cameras import SqlCameraStore
-from watchfloor.store.database import migrate, open_engine, sqlite_url
+from watchfloor.store.database import SQLITE_FILE, migrate, open_engine, sqlite_url
 from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import serve_retention
+from watchfloor.store.sealing import KEY_FILE, SecretKeys
 from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
 from watchfloor.store.users import SqlUsers
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -87,7 +96,9 @@ __all__ = [
     "open_user_admin",
     "open_users",
     "retention_policy",
+    "secret_keys",
     "serve",
+    "store_engine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -97,11 +108,25 @@ _ACCOUNTS_REFRESH_SECONDS = 10.0
 
 
 def database_url(settings: Settings) -> str:
-    """Return the database URL in force: ``WATCHFLOOR_DATABASE_URL`` or SQLite in the data dir."""
+    """Return the database URL in force: ``WATCHFLOOR_DATABASE_URL`` or SQLite in the data dir.
+
+    For SQLite, the data dir (0700) and the database file (0600) are made if missing.
+    """
     if settings.database_url is not None:
         return settings.database_url.value
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_private_file(prepare_data_dir(settings.data_dir) / SQLITE_FILE)
     return sqlite_url(settings.data_dir)
+
+
+def secret_keys(settings: Settings) -> SecretKeys:
+    """Return the secrets key ring of these settings, making its key file if missing."""
+    path = settings.secrets_key_file or prepare_data_dir(settings.data_dir) / KEY_FILE
+    return SecretKeys.load_or_create(path)
+
+
+def store_engine(settings: Settings) -> AsyncEngine:
+    """Return an engine on the settings' database, its secrets sealed with their key file."""
+    return open_engine(database_url(settings), keys=secret_keys(settings))
 
 
 @asynccontextmanager
@@ -109,7 +134,7 @@ async def open_repository(
     settings: Settings, clock: Clock | None = None
 ) -> AsyncIterator[SqlRepository]:
     """Open the database of these settings, migrated, for administrative commands."""
-    engine = open_engine(database_url(settings))
+    engine = store_engine(settings)
     try:
         await migrate(engine)
         yield SqlRepository(engine, clock or SystemClock())
@@ -136,7 +161,7 @@ async def open_user_admin(
 
     Every change is audited as the local user's, through the command line.
     """
-    engine = open_engine(database_url(settings))
+    engine = store_engine(settings)
     try:
         await migrate(engine)
         clock = clock or SystemClock()
@@ -162,8 +187,12 @@ def _logins(settings: Settings, users: SqlUsers, clock: Clock, events: AuthEvent
             absolute=timedelta(seconds=settings.session_absolute_seconds),
         ),
         events=events,
-        by_name=FailureWindow(
-            ThrottlePolicy(attempts=settings.login_failures_per_name, window=window)
+        by_name_and_address=FailureBackoff(
+            BackoffPolicy(
+                free_attempts=settings.login_failures_per_name,
+                first_delay=settings.login_delay_seconds,
+                max_delay=max(window, settings.login_delay_seconds),
+            )
         ),
         by_address=FailureWindow(
             ThrottlePolicy(attempts=settings.login_failures_per_address, window=window)
@@ -195,6 +224,8 @@ class Platform:
     notifications: NotificationDispatcher
     webhooks: WebhookOutbox
     refusals: RefusalAudit
+    #: The watch of the data disk (None when the database is not in the data dir).
+    disk_space: DiskSpaceWatch | None = None
 
 
 async def _bootstrap_tokens(
@@ -215,9 +246,27 @@ async def _bootstrap_tokens(
         )
 
 
+def _disk_space_watch(
+    settings: Settings, writer: GroupCommitWriter, clock: Clock, free_bytes: FreeBytes
+) -> DiskSpaceWatch | None:
+    """The watch of the data disk, which holds the SQLite database (None on PostgreSQL)."""
+    if settings.database_url is not None:
+        return None  # the database server's disk is watched where it runs
+    return DiskSpaceWatch(
+        data_dir=settings.data_dir,
+        policy=DiskSpacePolicy(
+            low_bytes=settings.disk_low_bytes, reserve_bytes=settings.disk_reserve_bytes
+        ),
+        sink=writer,
+        clock=clock,
+        period=settings.disk_check_seconds,
+        free_bytes=free_bytes,
+    )
+
+
 @asynccontextmanager
 async def _camera_intake(
-    settings: Settings, cameras: SqlCameraStore, writer: GroupCommitWriter, clock: Clock
+    settings: Settings, cameras: SqlCameraStore, writer: SignalSink, clock: Clock
 ) -> AsyncIterator[FrigateReceiver]:
     """Run the Frigate subscription (with ``mqtt_url``), alertStream and ONVIF pullers."""
     limits = SnapshotLimits(max_bytes=settings.snapshot_max_bytes)
@@ -287,8 +336,11 @@ async def open_platform(
     *,
     clock: Clock | None = None,
     announce: Callable[[str], None] = logger.info,
+    free_bytes: FreeBytes = disk_free_bytes,
 ) -> AsyncIterator[Platform]:
     """Start everything but the HTTP listener: store, writer, DC-09 listeners, the ASGI app.
+
+    ``free_bytes`` measures the data disk (tests pass their own).
 
     On exit the DC-09 listeners close first (their unacknowledged frames will be
     retransmitted), then the counted refusals are written, then the writer drains, then a
@@ -297,7 +349,7 @@ async def open_platform(
     """
     clock = clock or SystemClock()
     taxonomy = load_taxonomy(settings.taxonomy_file)
-    engine = open_engine(database_url(settings))
+    engine = store_engine(settings)
     try:
         await migrate(engine)
         repository = SqlRepository(engine, clock)
@@ -318,10 +370,15 @@ async def open_platform(
                 flood_window=timedelta(seconds=settings.flood_window_seconds),
             ) as writer,
         ):
+            disk = _disk_space_watch(settings, writer, clock, free_bytes)
+            # Panels, cameras and supervision stop while the disk is down to its reserve.
+            intake = writer if disk is None else disk.gate(writer)
+            if disk is not None:
+                await disk.check()
             accounts = AccountDirectory(repository, clock)
             await accounts.refresh()
             receiver = Dc09Receiver(
-                sink=writer,
+                sink=intake,
                 lookup=accounts.lookup,
                 registered=accounts.is_registered,
                 clock=clock,
@@ -336,7 +393,7 @@ async def open_platform(
                 ),
             )
             watch = SupervisionWatch(
-                devices=repository, sink=writer, clock=clock, period=settings.supervision_period
+                devices=repository, sink=intake, clock=clock, period=settings.supervision_period
             )
             handling = AlarmHandling(
                 repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
@@ -344,7 +401,7 @@ async def open_platform(
             cameras = SqlCameraStore(engine, clock)
             hikvision = HikvisionPushReceiver(
                 devices=cameras,
-                sink=writer,
+                sink=intake,
                 clock=clock,
                 max_body=settings.camera_max_body,
                 snapshots=SnapshotLimits(max_bytes=settings.snapshot_max_bytes),
@@ -403,12 +460,13 @@ async def open_platform(
                     _running(notification_log.serve(), name="notification-audit"),
                     _running(webhooks.serve(), name="webhooks"),
                     _running(notifications.serve(bus), name="notifications"),
-                    _camera_intake(settings, cameras, writer, clock) as frigate,
+                    _camera_intake(settings, cameras, intake, clock) as frigate,
                     open_refusal_audit(
                         audit_log.record,
                         clock,
                         interval=timedelta(seconds=settings.audit_refusal_interval),
                     ) as refusals,
+                    contextlib.nullcontext() if disk is None else disk.running(),
                 ):
                     auth_events = AuditedAuthEvents(
                         LoggedAuthEvents(),
@@ -428,6 +486,7 @@ async def open_platform(
                             metrics=chain_collectors(
                                 intake_metrics(receiver, writer, bus),
                                 camera_metrics(hikvision, frigate),
+                                disk_metrics(disk),
                             ),
                             register=RegisterInfo(
                                 operator_name=settings.operator_name,
@@ -450,6 +509,7 @@ async def open_platform(
                                     }
                                 ),
                             ),
+                            disk_space=(lambda: None) if disk is None else lambda: disk.space,
                             cameras=CameraServices(
                                 registry=cameras,
                                 push=hikvision,
@@ -490,6 +550,7 @@ async def open_platform(
                         notifications=notifications,
                         webhooks=webhooks,
                         refusals=refusals,
+                        disk_space=disk,
                     )
     finally:
         await engine.dispose()

@@ -164,10 +164,33 @@ async def test_repeated_failures_get_429_with_retry_after(
     limited = await client.post("/api/login", json={"name": "alice", "password": PASSWORD})
 
     assert limited.status_code == 429
-    assert limited.headers["Retry-After"] == "900"
+    assert limited.headers["Retry-After"] == "30"
     assert limited.json()["error"] == "rate_limited"
-    clock.advance(900)
+    clock.advance(30)
     await _login(client)
+
+
+async def test_a_guesser_elsewhere_does_not_lock_the_rightful_user_out(
+    platform: Platform, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await _add_user(client)
+    guesser = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.api, client=("203.0.113.66", 40000)),
+        base_url=BASE,
+    )
+    async with guesser:
+        for attempt in range(10):
+            await guesser.post("/api/login", json={"name": "alice", "password": f"guess {attempt}"})
+        still_slowed = await guesser.post("/api/login", json={"name": "alice", "password": "x"})
+        assert still_slowed.status_code == 429
+
+    office = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform.api, client=("192.0.2.10", 50000)),
+        base_url=BASE,
+    )
+    async with office:
+        signed_in = await office.post("/api/login", json={"name": "alice", "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
 
 
 async def test_a_cookie_alone_does_not_make_an_unsafe_request(client: httpx.AsyncClient) -> None:

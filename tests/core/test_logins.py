@@ -16,7 +16,7 @@ from watchfloor.adapters.credentials import Argon2Credentials
 from watchfloor.core.errors import NotFoundError
 from watchfloor.core.logins import SESSION_LABEL, Logins
 from watchfloor.core.principals import Role
-from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
+from watchfloor.core.throttle import BackoffPolicy, FailureBackoff, FailureWindow, ThrottlePolicy
 from watchfloor.core.user_admin import UserAdmin
 from watchfloor.core.users import (
     UNKNOWN_NAME,
@@ -45,8 +45,10 @@ async def logins(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Logins
                 clock=clock,
                 policy=SessionPolicy(idle=timedelta(minutes=30), absolute=timedelta(hours=2)),
                 events=events,
-                by_name=FailureWindow(ThrottlePolicy(attempts=3, window=300)),
-                by_address=FailureWindow(ThrottlePolicy(attempts=5, window=300)),
+                by_name_and_address=FailureBackoff(
+                    BackoffPolicy(free_attempts=3, first_delay=30, max_delay=300)
+                ),
+                by_address=FailureWindow(ThrottlePolicy(attempts=8, window=300)),
             ),
             admin,
         )
@@ -137,31 +139,66 @@ async def test_a_session_of_a_user_disabled_behind_its_back_is_refused(
     assert await sessions.authenticate(result.token) is None
 
 
-async def test_failures_are_limited_per_name_and_a_success_forgets_them(
+async def test_failures_of_a_name_from_an_address_wait_longer_each_time(
     logins: tuple[Logins, UserAdmin], clock: FakeClock
 ) -> None:
     sessions, _ = logins
-    for _ in range(2):
+    for _ in range(3):  # free
         with pytest.raises(LoginRefusedError):
             await sessions.login(name="alice", password="wrong password!", code=None, peer="a")
-    await sessions.login(name=" alice ", password=PASSWORD, code=None, peer="a")  # forgets
-    for _ in range(3):
+    waits = []
+    for _ in range(5):
+        with pytest.raises(RateLimitedError) as raised:
+            await sessions.login(name="ALICE ", password=PASSWORD, code=None, peer="a")
+        waits.append(raised.value.retry_after)
+        clock.advance(raised.value.retry_after)
         with pytest.raises(LoginRefusedError):
-            await sessions.login(name="alice", password="wrong password!", code=None, peer="b")
-    with pytest.raises(RateLimitedError) as raised:
-        await sessions.login(name="ALICE", password=PASSWORD, code=None, peer="c")
-    assert raised.value.retry_after == 300
-    assert _events(sessions).kinds()[-1] is AuthEventKind.LOGIN_RATE_LIMITED
+            await sessions.login(name="alice", password="wrong again!", code=None, peer="a")
+    assert waits == [30, 60, 120, 240, 300]  # doubling, up to the most
+    assert _events(sessions).kinds()[-2] is AuthEventKind.LOGIN_RATE_LIMITED
 
     clock.advance(300)
-    await sessions.login(name="alice", password=PASSWORD, code=None, peer="c")
+    await sessions.login(name="alice", password=PASSWORD, code=None, peer="a")  # forgets
+    for _ in range(3):
+        with pytest.raises(LoginRefusedError):
+            await sessions.login(name="alice", password="wrong password!", code=None, peer="a")
+
+
+async def test_failures_from_one_address_never_lock_the_name_out_elsewhere(
+    logins: tuple[Logins, UserAdmin], clock: FakeClock
+) -> None:
+    sessions, _ = logins
+    for _ in range(3):
+        with pytest.raises(LoginRefusedError):
+            await sessions.login(name="alice", password="wrong password!", code=None, peer="a")
+    with pytest.raises(RateLimitedError):
+        await sessions.login(name="alice", password=PASSWORD, code=None, peer="a")
+
+    await sessions.login(name="alice", password=PASSWORD, code=None, peer="10.0.0.9")
+    # The rightful user's success elsewhere does not free the guesser.
+    with pytest.raises(RateLimitedError):
+        await sessions.login(name="alice", password="a guess", code=None, peer="a")
+
+
+async def test_an_ipv6_subscriber_is_counted_by_its_slash_64(
+    logins: tuple[Logins, UserAdmin],
+) -> None:
+    sessions, _ = logins
+    for host in range(1, 4):
+        with pytest.raises(LoginRefusedError):
+            await sessions.login(
+                name="alice", password="wrong password!", code=None, peer=f"2001:db8:0:1::{host}"
+            )
+    with pytest.raises(RateLimitedError):
+        await sessions.login(name="alice", password=PASSWORD, code=None, peer="2001:db8:0:1::ff")
+    await sessions.login(name="alice", password=PASSWORD, code=None, peer="2001:db8:0:2::1")
 
 
 async def test_failures_are_limited_per_address_across_names(
     logins: tuple[Logins, UserAdmin],
 ) -> None:
     sessions, _ = logins
-    for number in range(5):
+    for number in range(8):
         with pytest.raises(LoginRefusedError):
             await sessions.login(name=f"guess{number}", password="x", code=None, peer="6.6.6.6")
     with pytest.raises(RateLimitedError):
@@ -281,7 +318,9 @@ async def test_a_hash_with_old_parameters_is_replaced_at_login(
             clock=clock,
             policy=SessionPolicy(),
             events=events,
-            by_name=FailureWindow(ThrottlePolicy(attempts=3, window=300)),
+            by_name_and_address=FailureBackoff(
+                BackoffPolicy(free_attempts=3, first_delay=30, max_delay=300)
+            ),
             by_address=FailureWindow(ThrottlePolicy(attempts=3, window=300)),
         )
         before = await store.find_user("alice")

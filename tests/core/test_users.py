@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from watchfloor.core.principals import Role
-from watchfloor.core.throttle import FailureWindow, ThrottlePolicy
+from watchfloor.core.throttle import (
+    BackoffPolicy,
+    FailureBackoff,
+    FailureWindow,
+    ThrottlePolicy,
+    address_key,
+)
 from watchfloor.core.users import (
     MAX_PASSWORD,
     ConsoleSession,
@@ -158,3 +164,54 @@ def test_the_window_forgets_everyone_rather_than_grow_without_bound() -> None:
     window.fail("c", 1.0)
     assert window.retry_after("a", 1.0) is None
     assert window.retry_after("c", 1.0) is not None
+
+
+def test_a_backoff_waits_after_the_free_attempts_and_doubles_up_to_the_most() -> None:
+    backoff = FailureBackoff(BackoffPolicy(free_attempts=2, first_delay=10, max_delay=25))
+    backoff.fail("k", 0.0)
+    assert backoff.retry_after("k", 0.0) is None
+    backoff.fail("k", 0.0)
+    assert backoff.retry_after("k", 4.0) == 6.0
+    assert backoff.retry_after("k", 10.0) is None
+    backoff.fail("k", 10.0)
+    assert backoff.retry_after("k", 10.0) == 20.0
+    backoff.fail("k", 30.0)
+    assert backoff.retry_after("k", 30.0) == 25.0  # 40 capped
+    assert backoff.retry_after("other", 30.0) is None
+    backoff.forget("k")
+    assert backoff.retry_after("k", 30.0) is None
+
+
+def test_a_backoff_forgets_a_key_quiet_for_long_enough() -> None:
+    policy = BackoffPolicy(free_attempts=1, first_delay=10, max_delay=10, forget_after=100)
+    backoff = FailureBackoff(policy)
+    backoff.fail("k", 0.0)
+    backoff.fail("k", 20.0)
+    assert backoff.retry_after("k", 25.0) == 5.0
+    backoff.fail("k", 200.0)  # quiet for 180 s: counts as the first failure again
+    assert backoff.retry_after("k", 200.0) == 10.0
+    assert backoff.retry_after("k", 300.0) is None
+
+
+def test_a_backoff_forgets_everyone_rather_than_grow_without_bound() -> None:
+    policy = BackoffPolicy(free_attempts=0, first_delay=10, max_delay=10)
+    backoff = FailureBackoff(policy, max_keys=2)
+    backoff.fail("a", 0.0)
+    backoff.fail("b", 0.0)
+    backoff.fail("c", 0.0)
+    assert backoff.retry_after("a", 1.0) is None
+    assert backoff.retry_after("c", 1.0) == 9.0
+
+
+@pytest.mark.parametrize(
+    ("peer", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("testclient", "testclient"),
+        (None, "unknown"),
+    ],
+)
+def test_an_address_is_throttled_as_itself_or_its_ipv6_slash_64(peer: str | None, key: str) -> None:
+    assert address_key(peer) == key

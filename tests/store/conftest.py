@@ -26,6 +26,7 @@ from watchfloor.store import (
     open_writer,
     sqlite_url,
 )
+from watchfloor.store.sealing import KEY_FILE, SecretKeys
 
 # The suite, like .ci/run, is pointed at a PostgreSQL server through the environment; the
 # banned-api rule keeps the application's reads in config.py, which tests do not use.
@@ -76,8 +77,14 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 
 @pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = open_engine(store_url)
+def keys(tmp_path: Path) -> SecretKeys:
+    """The secrets key ring of the test's store, in a key file of its own."""
+    return SecretKeys.load_or_create(tmp_path / KEY_FILE)
+
+
+@pytest.fixture
+async def engine(store_url: str, keys: SecretKeys) -> AsyncIterator[AsyncEngine]:
+    engine = open_engine(store_url, keys=keys)
     await migrate(engine)
     try:
         yield engine

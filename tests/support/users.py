@@ -12,6 +12,7 @@ from support.clock import FakeClock
 from watchfloor.adapters.credentials import Argon2Credentials
 from watchfloor.core.users import AuthEvent, AuthEventKind
 from watchfloor.store import migrate, open_engine, sqlite_url
+from watchfloor.store.sealing import KEY_FILE, SecretKeys
 from watchfloor.store.users import SqlUsers
 
 __all__ = ["RecordedEvents", "fast_credentials", "open_sqlite_users"]
@@ -38,7 +39,9 @@ class RecordedEvents:
 @asynccontextmanager
 async def open_sqlite_users(directory: Path) -> AsyncIterator[SqlUsers]:
     """A migrated SQLite store in ``directory``, as the users port."""
-    engine = open_engine(sqlite_url(directory))
+    engine = open_engine(
+        sqlite_url(directory), keys=SecretKeys.load_or_create(directory / KEY_FILE)
+    )
     try:
         await migrate(engine)
         yield SqlUsers(engine, FakeClock())

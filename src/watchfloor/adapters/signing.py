@@ -38,7 +38,7 @@ class AuditSigner:
             if not isinstance(key, Ed25519PrivateKey):
                 raise ValueError(f"{path} is not an Ed25519 private key")
             return cls(key)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,

@@ -15,12 +15,14 @@ from fastapi.responses import PlainTextResponse
 
 from watchfloor.api.auth import MetricsReader
 from watchfloor.api.services import Services
+from watchfloor.core.disk_space import DiskLevel, DiskSpace
 
 __all__ = [
     "Collector",
     "Metric",
     "camera_metrics",
     "chain_collectors",
+    "disk_metrics",
     "intake_metrics",
     "metrics_router",
 ]
@@ -113,6 +115,51 @@ class Subscribed(Protocol):
     def subscriber_count(self) -> int:
         """Consoles and other subscribers listening."""
         ...
+
+
+class DiskWatched(Counted, Protocol):
+    """The watch of the data disk (``receivers.disk_space.DiskSpaceWatch``)."""
+
+    @property
+    def space(self) -> DiskSpace | None:
+        """The latest measurement (None before the first)."""
+        ...
+
+
+def disk_metrics(disk: DiskWatched | None) -> Collector:
+    """Return the collector of the data disk's metrics (none while it is not watched)."""
+
+    def collect() -> Iterable[Metric]:
+        space = None if disk is None else disk.space
+        if disk is None or space is None:
+            return
+        for name, help_text, value in (
+            ("watchfloor_disk_free_bytes", "Free bytes on the data disk", space.free_bytes),
+            (
+                "watchfloor_disk_low",
+                "1 while the data disk is below its alarm threshold",
+                space.level is not DiskLevel.OK,
+            ),
+            (
+                "watchfloor_disk_intake_stopped",
+                "1 while intake is stopped to keep the reserve",
+                not space.intake_open,
+            ),
+            (
+                "watchfloor_disk_reserve_held",
+                "1 while the reserve file is in place",
+                space.reserve_held,
+            ),
+        ):
+            yield Metric(name=name, help=help_text, kind="gauge", samples=(((), float(value)),))
+        yield Metric(
+            name="watchfloor_disk_refused_total",
+            help="Items refused while intake was stopped for disk space",
+            kind="counter",
+            samples=(((), float(disk.counters["refused"])),),
+        )
+
+    return collect
 
 
 def intake_metrics(receiver: Dc09Counters, writer: Intake, bus: Subscribed) -> Collector:
@@ -226,11 +273,17 @@ def _render_metrics(metrics: Iterable[Metric]) -> str:
         for labels, value in metric.samples:
             label_text = ",".join(f'{k}="{v}"' for k, v in labels)
             lines.append(
-                f"{metric.name}{{{label_text}}} {value:g}"
+                f"{metric.name}{{{label_text}}} {_number(value)}"
                 if label_text
-                else f"{metric.name} {value:g}"
+                else f"{metric.name} {_number(value)}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    # Whole numbers in full (free bytes, counters past a million), others as Python's
+    # shortest exact form: ":g" kept 6 digits, so 62914560 came out as 6.29146e+07.
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def metrics_router() -> APIRouter:

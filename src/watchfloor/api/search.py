@@ -8,8 +8,6 @@ the audit log; the transparency register counts both.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -18,6 +16,7 @@ from pydantic import AwareDatetime
 
 from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
+from watchfloor.api.csv_export import csv_response
 from watchfloor.api.schemas import AlarmList, AlarmOut
 from watchfloor.api.services import Services
 from watchfloor.core.alarms import AlarmState
@@ -106,16 +105,10 @@ def search_router() -> APIRouter:
         result = AlarmList(items=[AlarmOut.of(a) for a in found])
         if format == "json":
             return result
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(_CSV_COLUMNS)
-        for alarm in result.items:
-            values = alarm.model_dump(mode="json")
-            writer.writerow([values.get(column) for column in _CSV_COLUMNS])
-        return Response(
-            buffer.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="watchfloor-alarms.csv"'},
+        rows = (
+            [values.get(column) for column in _CSV_COLUMNS]
+            for values in (alarm.model_dump(mode="json") for alarm in result.items)
         )
+        return csv_response(_CSV_COLUMNS, rows, filename="watchfloor-alarms.csv")
 
     return router

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from watchfloor.api.audit import AuditLog, CheckpointSigner, RefusalLog
     from watchfloor.api.cameras import CameraServices
     from watchfloor.api.hardening import RequestLimits
+    from watchfloor.api.health import DiskSpaceSource
     from watchfloor.api.metrics import Collector
     from watchfloor.api.staff import StaffServices
     from watchfloor.api.transparency import RegisterInfo
@@ -58,6 +59,8 @@ class ApiServices:
     stream_recheck_seconds: float = 30.0
     #: A bearer token for /metrics alone (Prometheus); None: only API tokens that may.
     metrics_token: str | None = None
+    #: The data disk's latest measurement, for ``/healthz`` (None: not watched).
+    disk_space: DiskSpaceSource = lambda: None
 
 
 def services_of(connection: HTTPConnection) -> ApiServices:

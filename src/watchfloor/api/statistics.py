@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -13,6 +11,7 @@ from pydantic import BaseModel
 
 from watchfloor.api.audit import audited_in
 from watchfloor.api.auth import allowed
+from watchfloor.api.csv_export import csv_response
 from watchfloor.api.params import UtcTime
 from watchfloor.api.services import Services
 from watchfloor.core.principals import Permission, Principal
@@ -175,15 +174,10 @@ def statistics_router() -> APIRouter:
         )
         if format == "json":
             return result
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(_CSV_COLUMNS)
-        writer.writerows(_csv_row(r) for r in [*result.rows, result.total])
-        name = f"watchfloor-stats-{by}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
-        return Response(
-            buffer.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return csv_response(
+            _CSV_COLUMNS,
+            (_csv_row(r) for r in [*result.rows, result.total]),
+            filename=f"watchfloor-stats-{by}-{start:%Y%m%d}-{end:%Y%m%d}.csv",
         )
 
     return router

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
-from watchfloor.cli import accounts, audit, devices, serve, simulate, taxonomy, users
+from watchfloor.cli import accounts, audit, devices, secrets, serve, simulate, taxonomy, users
 
 __all__ = ["app", "main"]
 
@@ -13,10 +15,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for _group in (serve, accounts, taxonomy, audit, devices, simulate, users):
+for _group in (serve, accounts, taxonomy, audit, devices, simulate, users, secrets):
     _group.register(app)
 
 
 def main() -> None:
     """Run the command line."""
+    # What watchfloor makes (the data dir, the database, its keys) is its owner's alone.
+    os.umask(0o077)
     app()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from watchfloor.adapters.clock import SystemClock
-from watchfloor.app import database_url
+from watchfloor.app import store_engine
 from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail, wide_console
 from watchfloor.config import Settings
 from watchfloor.core.cameras import CameraRegistration
@@ -23,7 +23,7 @@ from watchfloor.core.devices import DeviceKind
 from watchfloor.core.errors import TaxonomyError, WatchfloorError
 from watchfloor.core.mapping_overrides import MappingOverrides, parse_overrides
 from watchfloor.store.cameras import SqlCameraStore
-from watchfloor.store.database import migrate, open_engine
+from watchfloor.store.database import migrate
 from watchfloor.taxonomy import load_taxonomy
 
 __all__ = ["register"]
@@ -44,7 +44,7 @@ Name = Annotated[str, typer.Option("--name", help="Device name (unique per kind)
 
 def _run(settings: Settings, work: Callable[[SqlCameraStore], Awaitable[None]]) -> None:
     async def run() -> None:
-        engine = open_engine(database_url(settings))
+        engine = store_engine(settings)
         try:
             await migrate(engine)
             await work(SqlCameraStore(engine, SystemClock()))

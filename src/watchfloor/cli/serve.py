@@ -10,7 +10,7 @@ import typer
 
 from watchfloor.app import serve
 from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail
-from watchfloor.core.errors import TaxonomyError
+from watchfloor.core.errors import SecretKeyError, TaxonomyError
 
 __all__ = ["register"]
 
@@ -48,7 +48,7 @@ def serve_command(
     )
     try:
         asyncio.run(serve(settings, announce=lambda text: print(text, flush=True)))
-    except TaxonomyError as err:
+    except (TaxonomyError, SecretKeyError) as err:
         raise fail(str(err)) from err
     except KeyboardInterrupt:
         pass

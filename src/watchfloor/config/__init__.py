@@ -112,10 +112,25 @@ class Settings:
     # Console sessions end after this long unused, or this long after sign-in however used.
     session_idle_seconds: float = 1800.0
     session_absolute_seconds: float = 43200.0
-    # Failed logins allowed per user name, and per client address, within the window.
+    # Failed logins: a name tried from one address (an IPv6 /64) fails this many times
+    # freely, then waits login_delay_seconds, doubling after each further failure up to
+    # login_failure_window_seconds; one address may fail login_failures_per_address times
+    # (whatever the names) within that window. Nothing locks a name from everywhere.
     login_failures_per_name: int = 5
     login_failures_per_address: int = 30
     login_failure_window_seconds: float = 900.0
+    login_delay_seconds: float = 30.0
+    # The data disk (SQLite in the data dir): below disk_low_bytes free, a "receiver disk
+    # space low" alarm; below disk_reserve_bytes, intake stops (senders retry) and what is
+    # left serves the operators' reads and actions. The reserve is also held as a file of
+    # that size in the data dir, released when the disk is full. Checked every
+    # disk_check_seconds.
+    disk_low_bytes: int = 1024 * 1024 * 1024
+    disk_reserve_bytes: int = 32 * 1024 * 1024
+    disk_check_seconds: float = 10.0
+    # The key file that encrypts secrets stored in the database (AES keys, camera passwords,
+    # TOTP secrets); None: secrets.keys in the data dir. Keep it out of database backups.
+    secrets_key_file: Path | None = None
 
 
 def _parse_host_port(text: str) -> HostPort:
@@ -234,6 +249,11 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "login_failures_per_name": _parse_positive_int,
     "login_failures_per_address": _parse_positive_int,
     "login_failure_window_seconds": _parse_positive_float,
+    "login_delay_seconds": _parse_positive_float,
+    "secrets_key_file": _optional_path,
+    "disk_low_bytes": _parse_positive_int,
+    "disk_reserve_bytes": _parse_positive_int,
+    "disk_check_seconds": _parse_positive_float,
 }
 
 
@@ -295,6 +315,8 @@ def load_settings(
     settings = _apply(settings, from_env, "environment", problems)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     settings = _apply(settings, given, "command line", problems)
+    if settings.disk_reserve_bytes >= settings.disk_low_bytes:
+        problems.append("disk_reserve_bytes: must be below disk_low_bytes")
     if problems:
         raise SettingsError(problems)
     return settings

@@ -8,6 +8,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "ProcedureIncompleteError",
+    "SecretKeyError",
     "StoreUnavailableError",
     "TaxonomyError",
     "UnknownSenderError",
@@ -63,3 +64,7 @@ class UnknownSenderError(WatchfloorError):
 
 class PayloadTooLargeError(WatchfloorError):
     """A device sent a body larger than the configured limit; nothing of it was stored."""
+
+
+class SecretKeyError(WatchfloorError):
+    """A secret stored encrypted cannot be opened or sealed: its key is missing or damaged."""

@@ -2,9 +2,11 @@
 
 A login is refused with one message whatever was wrong (unknown name, disabled user, wrong
 password, wrong code), after the same argon2 work, so that the answer tells nothing about
-which names exist. Failures count against the name and against the client address
-(``core.throttle``); past the limit, attempts are refused before any password is checked.
-Every outcome goes to ``AuthEvents``; a name that no user has is recorded only as its hash
+which names exist. Failures count against the name as tried from the client's address,
+which then waits longer after each further failure, and against the address across all names
+(``core.throttle``); while a wait runs, attempts are refused before any password is checked.
+Nothing counts against a name from everywhere: a guesser cannot lock the rightful user out,
+who signs in from their own address as usual. Every outcome goes to ``AuthEvents``; a name that no user has is recorded only as its hash
 (``core.users.UNKNOWN_NAME``), since people type passwords into the name field.
 """
 
@@ -17,7 +19,7 @@ from watchfloor.core.audit import content_digest
 from watchfloor.core.errors import NotFoundError
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Principal
-from watchfloor.core.throttle import FailureWindow
+from watchfloor.core.throttle import FailureBackoff, FailureWindow, address_key
 from watchfloor.core.users import (
     UNKNOWN_NAME,
     AuthEvent,
@@ -69,7 +71,9 @@ class Logins:
     clock: Clock
     policy: SessionPolicy
     events: AuthEvents
-    by_name: FailureWindow
+    #: Failures of one name from one address (see ``_attempt_key``): growing delays.
+    by_name_and_address: FailureBackoff
+    #: Failures from one address, whatever the name: a sliding window.
     by_address: FailureWindow
 
     async def login(
@@ -78,17 +82,19 @@ class Logins:
         """Open a console session for a user whose password (and TOTP code) are right.
 
         Raises:
-            RateLimitedError: too many recent failures for this name or address.
+            RateLimitedError: too many recent failures for this name from this address, or
+                from this address.
             SecondFactorRequiredError: the password was right, the TOTP code is missing.
             LoginRefusedError: anything else was wrong (one message for all).
         """
-        name_key, address_key = name.strip().lower(), peer or "unknown"
+        source = address_key(peer)
+        attempt = _attempt_key(name, source)
         now = self.clock.monotonic()
         waits = [
             wait
             for wait in (
-                self.by_name.retry_after(name_key, now),
-                self.by_address.retry_after(address_key, now),
+                self.by_name_and_address.retry_after(attempt, now),
+                self.by_address.retry_after(source, now),
             )
             if wait is not None
         ]
@@ -99,14 +105,14 @@ class Logins:
         usable = stored is not None and stored.user.active
         password_hash = stored.password_hash if stored is not None and usable else None
         if not await self.credentials.verify_password(password_hash, password) or stored is None:
-            await self._refuse(stored, name, name_key, address_key, peer, "wrong name or password")
+            await self._refuse(stored, name, attempt, source, peer, "wrong name or password")
         assert stored is not None  # noqa: S101 - _refuse raised otherwise; for the type checker
         if stored.totp_secret is not None:
             if not code:
                 raise SecondFactorRequiredError
             if not await self._code_is_good(stored, stored.totp_secret, code):
-                await self._refuse(stored, name, name_key, address_key, peer, "wrong TOTP code")
-        self.by_name.forget(name_key)
+                await self._refuse(stored, name, attempt, source, peer, "wrong TOTP code")
+        self.by_name_and_address.forget(attempt)
         if password_hash is not None and self.credentials.needs_rehash(password_hash):
             await self.store.set_password(
                 stored.user.name, await self.credentials.hash_password(password)
@@ -220,14 +226,14 @@ class Logins:
         self,
         stored: StoredUser | None,
         name: str,
-        name_key: str,
-        address_key: str,
+        attempt: str,
+        source: str,
         peer: str | None,
         why: str,
     ) -> None:
         now = self.clock.monotonic()
-        self.by_name.fail(name_key, now)
-        self.by_address.fail(address_key, now)
+        self.by_name_and_address.fail(attempt, now)
+        self.by_address.fail(source, now)
         await self._record(
             AuthEventKind.LOGIN_FAILED, *_subject(name, stored), peer=peer, detail=why
         )
@@ -270,3 +276,8 @@ def _subject(name: str, stored: StoredUser | None) -> tuple[str, str | None]:
     if stored is not None:
         return stored.user.name, None
     return UNKNOWN_NAME, content_digest(name.strip())
+
+
+def _attempt_key(name: str, source: str) -> str:
+    # A name as typed, from one source; an address key holds no tab.
+    return f"{source}\t{name.strip().lower()}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from watchfloor.core.errors import ConflictError, StoreUnavailableError
+from watchfloor.core.errors import ConflictError, StoreUnavailableError, WatchfloorError
 
 __all__ = ["UNAVAILABLE_ERRORS", "translate_errors"]
 
@@ -30,3 +30,8 @@ def translate_errors(action: str) -> Iterator[None]:
         raise ConflictError(f"cannot {action}: conflicts with stored data") from err
     except UNAVAILABLE_ERRORS as err:
         raise StoreUnavailableError(f"cannot {action}: the store is unavailable") from err
+    except StatementError as err:
+        # A column type's own error (a secret with no key to seal it), wrapped by SQLAlchemy.
+        if isinstance(err.orig, WatchfloorError):
+            raise err.orig from err
+        raise

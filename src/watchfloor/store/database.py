@@ -20,8 +20,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.store._errors import translate_errors
+from watchfloor.store.reseal import seal_stored_secrets
+from watchfloor.store.sealing import SecretKeys, attach_keys, keys_of
 
 __all__ = [
+    "SQLITE_FILE",
     "insert_ignoring_conflicts",
     "migrate",
     "open_engine",
@@ -41,12 +44,18 @@ _BEGIN_STATEMENTS: Final = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IM
 _MIGRATION_LOCK: Final = 0x77617463
 
 
+#: The SQLite database's file name in the data directory.
+SQLITE_FILE: Final = "watchfloor.db"
+
+
 def sqlite_url(data_dir: Path) -> str:
     """Return the URL of the SQLite database kept in a data directory."""
-    return f"sqlite+aiosqlite:///{data_dir / 'watchfloor.db'}"
+    return f"sqlite+aiosqlite:///{data_dir / SQLITE_FILE}"
 
 
-def open_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
+def open_engine(
+    url: str, *, keys: SecretKeys | None = None, busy_timeout_ms: int = 5000
+) -> AsyncEngine:
     """Create an engine for a SQLite (``sqlite+aiosqlite``) or PostgreSQL (asyncpg) URL.
 
     SQLite connections run in WAL mode with ``synchronous=FULL`` (a commit survives power
@@ -57,6 +66,8 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
 
     Args:
         url: an SQLAlchemy URL with an async driver.
+        keys: the secrets key ring the sealed columns use (``store.sealing``); without
+            one, writing a secret fails and a sealed secret cannot be read.
         busy_timeout_ms: SQLite only: how long to wait for a lock before failing.
 
     Returns:
@@ -68,10 +79,13 @@ def open_engine(url: str, *, busy_timeout_ms: int = 5000) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, hide_parameters=True)
         _configure_sqlite(engine, busy_timeout_ms)
-        return engine
-    # pre_ping: after a database restart the pool hands out a fresh connection rather than
-    # failing the next batch with a dead one.
-    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
+    else:
+        # pre_ping: after a database restart the pool hands out a fresh connection rather
+        # than failing the next batch with a dead one.
+        engine = create_async_engine(url, hide_parameters=True, pool_pre_ping=True)
+    if keys is not None:
+        attach_keys(engine, keys)
+    return engine
 
 
 def _execute_pragma(cursor: Any, pragma: str, busy_timeout_ms: int) -> None:
@@ -98,6 +112,10 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=FULL",
         "PRAGMA foreign_keys=ON",
+        # Deleted and replaced content is zeroed, so that a secret sealed at start-up or a
+        # purged record does not linger in the file's free space (Debian's SQLite does so by
+        # default; other builds do not).
+        "PRAGMA secure_delete=ON",
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -151,13 +169,19 @@ def insert_ignoring_conflicts(
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (Alembic ``upgrade head``).
 
-    Idempotent: at the newest revision it changes nothing. Safe when several processes start
-    at once: the whole upgrade is one transaction holding the SQLite write lock or a
-    PostgreSQL advisory lock, so a second process waits and then finds nothing to do.
-    Cancelled, it rolls back and leaves the schema as it was.
+    When the engine has a secrets key ring, the same transaction then seals every secret
+    stored in clear and re-seals those under an older key (``store.reseal``).
+
+    Idempotent: at the newest revision, with every secret sealed under the newest key, it
+    changes nothing. Safe when several processes start at once: the whole upgrade is one
+    transaction holding the SQLite write lock or a PostgreSQL advisory lock, so a second
+    process waits and then finds nothing to do. Cancelled, it rolls back and leaves the
+    schema as it was.
 
     Raises:
         StoreUnavailableError: the database could not be reached or refused the change.
+        SecretKeyError: stored secrets were sealed with keys the key ring lacks; nothing
+            was changed.
     """
     with translate_errors("migrate the schema"):
         async with write_transaction(engine) as connection:
@@ -166,6 +190,16 @@ async def migrate(engine: AsyncEngine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
                 )
             await connection.run_sync(_upgrade)
+            keys = keys_of(connection.dialect)
+            if keys is not None:
+                report = await seal_stored_secrets(connection, keys)
+                if report.sealed_from_clear or report.resealed:
+                    logger.info(
+                        "secrets at rest: sealed %s stored in clear, re-sealed %s under key %s",
+                        report.sealed_from_clear,
+                        report.resealed,
+                        keys.primary_id,
+                    )
 
 
 def _upgrade(connection: Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -27,10 +28,12 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from watchfloor.core.alarms import OPEN_STATES
+from watchfloor.store.sealing import SealedBytes, SealedText
 
 __all__ = [
     "ID",
     "OPEN_ALARM_STATES_SQL",
+    "SEALED_COLUMNS",
     "UtcDateTime",
     "alarm_timeline",
     "alarms",
@@ -122,7 +125,8 @@ devices = Table(
     Column("site_id", Integer, ForeignKey("sites.id"), nullable=True),
     # DC-09 account number; NULLs never collide, so non-DC-09 devices leave it empty.
     Column("account", Text, nullable=True),
-    Column("aes_key", LargeBinary, nullable=True),
+    # Sealed (store.sealing): encrypted under the secrets key file, opened on read.
+    Column("aes_key", SealedBytes("devices.aes_key"), nullable=True),
     Column("enabled", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=True),
@@ -324,8 +328,8 @@ camera_devices = Table(
     # Where to pull from: a Hikvision device's base URL (alertStream), Frigate's HTTP API.
     Column("url", Text, nullable=True),
     Column("username", Text, nullable=True),
-    # Presented to the device (HTTP digest), so kept as given; never shown or logged.
-    Column("password", Text, nullable=True),
+    # Presented to the device (HTTP digest), so kept sealed, not hashed; never shown or logged.
+    Column("password", SealedText("camera_devices.password"), nullable=True),
     Column("pull", Boolean, nullable=False, server_default=text("false")),
     # A Frigate instance's MQTT topic prefix ("frigate" by default).
     Column("topic_prefix", Text, nullable=True, unique=True),
@@ -412,9 +416,10 @@ users = Table(
     Column("role", String(16), nullable=False),
     # argon2 hash (PHC string); None: the user may use tokens but not sign in.
     Column("password_hash", Text, nullable=True),
-    # TOTP secrets (base32) are needed in clear to verify codes: never logged or sent out.
-    Column("totp_secret", Text, nullable=True),
-    Column("totp_pending", Text, nullable=True),
+    # TOTP secrets (base32) are needed in clear to verify codes, so kept sealed, not hashed;
+    # never logged or sent out.
+    Column("totp_secret", SealedText("users.totp_secret"), nullable=True),
+    Column("totp_pending", SealedText("users.totp_pending"), nullable=True),
     Column("totp_last_step", BigInteger, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("disabled_at", UtcDateTime, nullable=True),
@@ -431,4 +436,13 @@ console_sessions = Table(
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime, nullable=True),
     Column("peer", Text, nullable=True),
+)
+
+#: Every sealed column (``store.sealing``) with its table's primary key, for the start-up
+#: sweep that seals values stored in clear or under an older key.
+SEALED_COLUMNS: tuple[tuple[Column[Any], Column[Any]], ...] = (
+    (devices.c.id, devices.c.aes_key),
+    (camera_devices.c.device_id, camera_devices.c.password),
+    (users.c.id, users.c.totp_secret),
+    (users.c.id, users.c.totp_pending),
 )
