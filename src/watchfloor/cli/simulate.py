@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from watchfloor.adapters.clock import SystemClock
 from watchfloor.codecs.dc09 import parse_key
 from watchfloor.simulator import (
     DEFAULT_KEY_ASCII,
@@ -136,7 +137,7 @@ def _run_with_progress(console: Console, plan: SimulationPlan) -> SimulationRepo
                 ),
             )
 
-        return asyncio.run(run_simulation(plan, progress=show))
+        return asyncio.run(run_simulation(plan, clock=SystemClock(), progress=show))
 
 
 def simulate_command(
