@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+# What ruff formats and lints; mypy's files are in pyproject.toml (src, tests, scripts).
+LINTED := src tests bench scripts
+# Packages whose branch coverage must stay at 100 %.
+FULL_COVERAGE := src/watchfloor/codecs/*,src/watchfloor/core/*
 
-.PHONY: run test check lint types tests browser-deps clean
+.PHONY: run test check lint types tests coverage-floor hooks browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +35,10 @@ browser-deps:
 	    || echo "chromium could not be installed; browser tests will be skipped"; \
 	  else echo "chromium is missing; browser tests will be skipped"; fi; }
 
+# The same checks run as pre-commit hooks (.pre-commit-config.yaml); `make hooks` installs them.
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports
 
 types: $(STAMP)
@@ -41,6 +46,14 @@ types: $(STAMP)
 
 tests: $(STAMP) browser-deps
 	$(BIN)/pytest --cov --cov-report=term -q
+	$(MAKE) --no-print-directory coverage-floor
+
+# Reads the .coverage file the tests wrote: codecs and core at 100 % branch coverage.
+coverage-floor: $(STAMP)
+	$(BIN)/coverage report --include='$(FULL_COVERAGE)' --fail-under=100
+
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
 
 test: lint types tests
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from watchfloor.adapters.clock import SystemClock
 from watchfloor.app import open_repository
 from watchfloor.cli._common import cli_settings
 from watchfloor.cli.accounts import add_account
@@ -197,7 +198,7 @@ def _run_with_progress(console: Console, plan: SimulationPlan) -> SimulationRepo
                 ),
             )
 
-        return asyncio.run(run_simulation(plan, progress=show))
+        return asyncio.run(run_simulation(plan, clock=SystemClock(), progress=show))
 
 
 def simulate_command(

@@ -16,6 +16,12 @@
 # with sequence 0000 answers whatever is outstanding. Replies to earlier, already abandoned
 # attempts are skipped. ACK latency runs from the message's first transmission to its ACK:
 # what the panel experiences, retransmissions included.
+#
+# Time. The run's schedule reads the injected ``Clock`` and waits through the injected
+# ``sleep``: the send slots, waiting out a failed attempt, the elapsed time, the latencies and
+# the frames' timestamps. So a test can drive a run on a fake clock and check its counts
+# exactly, without measuring wall time. Network waits (a reply, a connection's close) and the
+# progress callback's cadence (a display's refresh) stay on the event loop's own timers.
 
 from __future__ import annotations
 
@@ -23,11 +29,11 @@ import asyncio
 import math
 import random
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 
 from watchfloor.codecs.dc09 import Dc09Frame, decode_reply, decrypt_frame, encode_frame
 from watchfloor.codecs.errors import DecodeError
+from watchfloor.core.ports import Clock
 from watchfloor.simulator._links import PanelLink, TcpLink, UdpLink
 from watchfloor.simulator._traffic import PanelMessage, PanelTraffic
 from watchfloor.simulator._values import (
@@ -44,8 +50,12 @@ __all__ = [
     "SimulationPlan",
     "SimulationProgress",
     "SimulationReport",
+    "Sleep",
     "run_simulation",
 ]
+
+Sleep = Callable[[float], Awaitable[None]]
+"""Waits the given seconds of the run's clock (``asyncio.sleep`` for the system clock)."""
 
 DEFAULT_KEY_ASCII = "0123456789ABCDEF"
 """The documented test key (AES-128, ASCII form) that ``simulate --encrypt`` uses by default."""
@@ -104,9 +114,19 @@ class _Panel:
     """One simulated panel: its account, sequence number, event stream and link."""
 
     def __init__(
-        self, *, plan: SimulationPlan, account: str, link: PanelLink, tally: _Tally, seed: int
+        self,
+        *,
+        plan: SimulationPlan,
+        account: str,
+        link: PanelLink,
+        tally: _Tally,
+        seed: int,
+        clock: Clock,
+        sleep: Sleep,
     ) -> None:
         self._plan = plan
+        self._clock = clock
+        self._sleep = sleep
         self._account = account
         self._link = link
         self._tally = tally
@@ -116,17 +136,17 @@ class _Panel:
 
     async def run(self, start: float) -> None:
         """Send this panel's share of the messages; return when the last one has ended."""
-        loop = asyncio.get_running_loop()
+        clock = self._clock
         plan = self._plan
         interval = plan.interval
         offset = self._rng.uniform(0, interval)
         slots = max(0, math.ceil((plan.duration - offset) / interval))
         try:
             for slot in range(slots):
-                delay = start + offset + slot * interval - loop.time()
+                delay = start + offset + slot * interval - clock.monotonic()
                 if delay > 0:
-                    await asyncio.sleep(delay)
-                elif loop.time() - start >= plan.duration:
+                    await self._sleep(delay)
+                elif clock.monotonic() - start >= plan.duration:
                     break  # fell behind: the run is over before this slot's message went out
                 await self._deliver(self._traffic.next_message())
                 self._seq = self._seq % _MAX_SEQ + 1
@@ -141,26 +161,27 @@ class _Panel:
             account=self._account,
             data=message.data,
             prefix=self._plan.prefix,
-            timestamp=datetime.now(UTC),
+            timestamp=self._clock.now(),
             key=self._plan.key,
         )
 
     async def _deliver(self, message: PanelMessage) -> None:
-        loop = asyncio.get_running_loop()
+        clock = self._clock
+        plan = self._plan
         tally = self._tally
         tally.started += 1
-        first_sent = loop.time()
+        first_sent = clock.monotonic()
         frame = self._encode(message)
-        for attempt in range(self._plan.retries + 1):
+        for attempt in range(plan.retries + 1):
             if attempt:
                 tally.retransmissions += 1
-                if self._plan.key is not None:
+                if plan.key is not None:
                     # Same sequence number and content, fresh timestamp: an encrypted
                     # retransmission must stay inside the receiver's replay window.
                     frame = self._encode(message)
-            deadline = loop.time() + self._plan.reply_timeout
+            deadline = clock.monotonic() + plan.reply_timeout
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(plan.reply_timeout):
                     await self._link.send(frame)
                     outcome = await self._await_reply()
             except TimeoutError:
@@ -169,9 +190,9 @@ class _Panel:
                 tally.connection_errors += 1
                 await self._link.close()
                 # Like a panel, wait out the attempt before trying again: no reconnect storm.
-                await asyncio.sleep(max(0.0, deadline - loop.time()))
+                await self._sleep(max(0.0, deadline - clock.monotonic()))
                 continue
-            latency = loop.time() - first_sent if outcome is Outcome.ACK else None
+            latency = clock.monotonic() - first_sent if outcome is Outcome.ACK else None
             tally.record(outcome, latency)
             return
         tally.record(Outcome.UNANSWERED, None)
@@ -207,32 +228,37 @@ async def _report_progress(
     progress: Callable[[SimulationProgress], None],
     tally: _Tally,
     plan: SimulationPlan,
+    clock: Clock,
     start: float,
     interval: float,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    # Cancelled when the panels are done; the bound is a backstop.
+    # Cancelled when the panels are done; the bound is a backstop. The cadence is the event
+    # loop's (a display refreshing), the elapsed time the run's clock.
     for _ in range(math.ceil(plan.max_seconds / interval) + 1):
         await asyncio.sleep(interval)
-        progress(tally.progress(loop.time() - start, plan.duration))
+        progress(tally.progress(clock.monotonic() - start, plan.duration))
 
 
 async def run_simulation(
     plan: SimulationPlan,
     *,
+    clock: Clock,
+    sleep: Sleep = asyncio.sleep,
     progress: Callable[[SimulationProgress], None] | None = None,
     progress_interval: float = 0.5,
 ) -> SimulationReport:
     """Run the panels of ``plan`` against its receiver and report how every message ended.
 
     Connection failures are not errors here: they are counted, and the messages they cost
-    end "unanswered". The run takes about ``plan.duration`` seconds, and at most
+    end "unanswered". The run takes about ``plan.duration`` seconds of ``clock``, and at most
     ``plan.max_seconds`` when replies are missing.
 
     Args:
         plan: what to simulate.
+        clock: the run's time: send slots, latencies, elapsed time, frame timestamps.
+        sleep: waits seconds of ``clock`` (``asyncio.sleep`` for the system clock).
         progress: called every ``progress_interval`` seconds, and once at the end.
-        progress_interval: seconds between ``progress`` calls.
+        progress_interval: seconds of the event loop between ``progress`` calls.
 
     Returns:
         The report.
@@ -245,7 +271,6 @@ async def run_simulation(
     """
     if not positive(progress_interval):
         raise ValueError(f"progress_interval must be positive, got {progress_interval}")
-    loop = asyncio.get_running_loop()
     seeds = random.Random(plan.seed)  # noqa: S311 - simulated traffic, not a secret
     tally = _Tally()
     link_type = UdpLink if plan.udp else TcpLink
@@ -256,19 +281,21 @@ async def run_simulation(
             link=link_type(plan.host, plan.port),
             tally=tally,
             seed=seeds.getrandbits(64),
+            clock=clock,
+            sleep=sleep,
         )
         for account in plan.accounts()
     ]
-    start = loop.time()
+    start = clock.monotonic()
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(panel.run(start)) for panel in panels]
         if progress is not None:
             reporter = group.create_task(
-                _report_progress(progress, tally, plan, start, progress_interval)
+                _report_progress(progress, tally, plan, clock, start, progress_interval)
             )
             await asyncio.wait(tasks)
             reporter.cancel()
-    elapsed = loop.time() - start
+    elapsed = clock.monotonic() - start
     if progress is not None:
         progress(tally.progress(elapsed, plan.duration))
     return tally.report(elapsed)

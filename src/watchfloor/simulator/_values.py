@@ -45,7 +45,7 @@ class SimulationPlan:
 
     Panel ``i`` uses account ``account_start + i`` written as at least ``account_digits`` upper
     case hex digits (0x1000 -> ``"1000"``). With ``key`` every message is encrypted with it
-    (the accounts must be registered with that key) and carries the current UTC time as
+    (the accounts must be registered with that key) and carries the run's clock time as
     timestamp; otherwise messages are sent in the clear, also with a timestamp.
 
     Raises:
@@ -107,7 +107,7 @@ class SimulationPlan:
 
     @property
     def max_seconds(self) -> float:
-        """An upper bound on a run's wall time: the last message's attempts end by then."""
+        """An upper bound on a run's time: the last message's attempts end by then."""
         return self.duration + (self.retries + 1) * (self.reply_timeout + 2 * CLOSE_TIMEOUT)
 
     def accounts(self) -> tuple[str, ...]:
