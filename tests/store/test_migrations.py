@@ -14,6 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,7 +32,7 @@ from watchfloor.store.tables import alarms, metadata
 TABLES = set(metadata.tables) | {"alembic_version"}
 
 #: The newest revision: the one no other revision names as its predecessor.
-HEAD = "0008"
+HEAD = ScriptDirectory(str(Path(migrations.__file__).parent)).get_current_head()
 
 
 async def test_migrate_creates_the_tables(engine: AsyncEngine) -> None:

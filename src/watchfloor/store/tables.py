@@ -114,6 +114,71 @@ sites = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # Until when the whole site is on test: its devices' signals raise no alarm before then.
     Column("on_test_until", UtcDateTime, nullable=True),
+    # The site record (migration 0009): where it is, what to do, whom to call.
+    Column("address", Text, nullable=True),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    # An IANA zone name; schedules and call windows are in the site's local time.
+    Column("time_zone", Text, nullable=False, server_default=text("'UTC'")),
+    Column("customer_ref", Text, nullable=True),
+    Column("police_number", Text, nullable=True),
+    Column("fire_number", Text, nullable=True),
+    Column("ambulance_number", Text, nullable=True),
+    Column("instructions", Text, nullable=True),
+    # argon2id hashes, never the passphrases (core.sites).
+    Column("passphrase_hash", Text, nullable=True),
+    Column("duress_hash", Text, nullable=True),
+    # A decommissioned site is purged once its closed alarms are past their retention.
+    Column("decommissioned_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=True),
+)
+
+#: A device's zone list: zone number or name -> what it is and where.
+zones = Table(
+    "zones",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", Integer, ForeignKey("devices.id", ondelete="CASCADE"), nullable=False),
+    Column("zone", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("area", Text, nullable=True),
+    UniqueConstraint("device_id", "zone"),
+)
+
+#: A site's call list: ordered contacts, each with phones and the windows they may be called
+#: in (JSON), and passphrases as argon2id hashes. A contact removed is deleted.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("phones", Text, nullable=False),
+    Column("call_windows", Text, nullable=False),
+    Column("passphrase_hash", Text, nullable=True),
+    Column("duress_hash", Text, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_contacts_site_position", "site_id", "position"),
+)
+
+#: A site's (or partition's) arming schedule (core.schedules): weekly windows and exceptions
+#: as JSON, in the site's time zone.
+site_schedules = Table(
+    "site_schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    # '' for the whole site, so that the pair is unique on every database.
+    Column("partition", Text, nullable=False, server_default=text("''")),
+    Column("windows", Text, nullable=False),
+    Column("exceptions", Text, nullable=False),
+    Column("close_grace_seconds", Float, nullable=False),
+    Column("open_grace_seconds", Float, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("site_id", "partition"),
 )
 
 devices = Table(
