@@ -31,7 +31,7 @@ from watchfloor.api.field import FieldServices
 from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.transparency import RegisterInfo
-from watchfloor.config import Settings
+from watchfloor.config import Settings, SettingsError
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import DeviceKind
@@ -39,7 +39,7 @@ from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.errors import StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
-from watchfloor.core.notifications import Channel
+from watchfloor.core.notifications import Channel, levels_off_the_ladder
 from watchfloor.core.ports import Clock
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import PurgeResult, RetentionPolicy
@@ -363,14 +363,15 @@ async def _camera_intake(
 
 
 async def _serve_escalation(handling: AlarmHandling, period: float) -> None:
-    """Escalate alarms past their acknowledgement deadline, every ``period`` seconds."""
+    """Move alarms past their deadline up the escalation ladder, every ``period`` seconds."""
     while True:
         try:
             for alarm in await handling.escalate_overdue():
                 logger.warning(
-                    "alarm %s escalated to priority %s: not acknowledged in time",
+                    "alarm %s (priority %s) escalated to %s: not acknowledged in time",
                     alarm.id,
                     alarm.priority,
+                    alarm.escalation_level,
                 )
         except StoreUnavailableError:
             logger.error("escalation check failed: store unavailable; retrying")
@@ -474,6 +475,9 @@ async def open_platform(
     """
     clock = clock or SystemClock()
     taxonomy = load_taxonomy(settings.taxonomy_file)
+    ladder = (level.name for level in taxonomy.escalation_ladder)
+    if problems := levels_off_the_ladder(settings.notify, ladder):
+        raise SettingsError(problems)
     engine = open_engine(database_url(settings))
     try:
         await migrate(engine)

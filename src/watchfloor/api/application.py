@@ -51,7 +51,7 @@ from watchfloor.api.statistics import statistics_router
 from watchfloor.api.transparency import RegisterInfo, transparency_router
 from watchfloor.api.units import units_router
 from watchfloor.codecs.dc09 import parse_key
-from watchfloor.core.alarms import AlarmState
+from watchfloor.core.alarms import AlarmOrder, AlarmState
 from watchfloor.core.devices import AccountUpdate
 from watchfloor.core.errors import NotFoundError, StoreUnavailableError
 from watchfloor.core.handling import AlarmHandling
@@ -155,17 +155,24 @@ EquipmentManager = Annotated[Principal, allowed(Permission.MANAGE_EQUIPMENT)]
 def _api_router() -> APIRouter:
     router = APIRouter(prefix="/api")
 
-    @router.get("/alarms", summary="List alarms, newest first")
+    @router.get(
+        "/alarms",
+        summary="List alarms: the queue (open alarms by priority, then oldest first; then "
+        "the others, newest first), or newest first",
+    )
     async def list_alarms(
         request: Request,
         principal: AlarmReader,
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: AfterId = None,
+        order: AlarmOrder = AlarmOrder.QUEUE,
     ) -> AlarmList:
         target = f"alarms:{state or 'all'}"
         async with audited(request, principal, "alarm.list", target) as repository:
-            alarms = await repository.list_alarms(state=state, limit=limit, after=after)
+            alarms = await repository.list_alarms(
+                state=state, limit=limit, after=after, order=order
+            )
         return AlarmList(items=[AlarmOut.of(a) for a in alarms])
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")
