@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
 
 import httpx
 import pytest
@@ -443,3 +445,26 @@ async def test_a_notify_rule_naming_a_level_off_the_ladder_stops_the_start(
     with pytest.raises(SettingsError, match="level 'night_boss' is not on the escalation ladder"):
         async with open_platform(replace(settings, notify=(rule,))):
             pass
+
+
+async def test_a_ladder_cut_short_while_an_alarm_waits_ends_its_deadlines(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    async with open_platform(settings, clock=clock) as platform:
+        alarm_id = await _raise(platform)
+        clock.advance(180)
+        assert len(await platform.handling.escalate_overdue()) == 1  # the supervisor
+    shipped = resources.files("watchfloor.taxonomy").joinpath("taxonomy.toml").read_text()
+    one_level = tmp_path / "taxonomy.toml"
+    one_level.write_text(
+        shipped.replace('    { level = "duty_manager", after_seconds = 120 },\n', "")
+    )
+    clock.advance(120)
+    async with open_platform(replace(settings, taxonomy_file=one_level), clock=clock) as cut:
+        assert [level.name for level in cut.handling.taxonomy.escalation_ladder] == ["supervisor"]
+        assert await cut.handling.escalate_overdue() == []
+        detail = await cut.repository.get_alarm(alarm_id)
+        assert (detail.alarm.escalation_count, detail.alarm.ack_deadline) == (1, None)
+        assert detail.alarm.overdue
+        assert [str(t.kind) for t in detail.timeline].count("escalated") == 1
+        assert await cut.repository.overdue_alarms(clock.now()) == []
