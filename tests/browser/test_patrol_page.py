@@ -155,7 +155,7 @@ def test_my_position_replaces_the_site(
         )
     finally:
         context.close()
-    alarms = api.get("/api/alarms?limit=5").json()["items"]
+    alarms = api.get("/api/alarms?order=newest&limit=5").json()["items"]
     assert "position 52.37022,4.89517" in [a["site"] for a in alarms]
 
 
