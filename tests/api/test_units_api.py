@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -297,3 +298,21 @@ async def test_the_unit_stream_is_only_for_crews(timed_platform: Platform) -> No
 async def test_a_crew_without_a_unit_hears_that_it_has_none(timed_platform: Platform) -> None:
     async with _unit_stream(timed_platform, "other-guard-token") as ws:
         assert await _units_pushed(ws) == []
+
+
+async def _listen_while_revoking(platform: Platform, token: str) -> None:
+    async with _unit_stream(platform, token) as ws:
+        assert await _units_pushed(ws) == []
+        assert await platform.repository.revoke_token(token)
+        await ws.receive_text(timeout=10)
+
+
+async def test_the_unit_stream_ends_when_the_phones_token_is_revoked(settings: Settings) -> None:
+    quick = replace(settings, stream_recheck_seconds=0.05)
+    async with open_platform(quick) as platform:
+        await platform.repository.ensure_token(
+            user="guard", role=Role.PATROL, label="t", token="guard-token"
+        )
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await _listen_while_revoking(platform, "guard-token")
+    assert (closed.value.code, closed.value.reason) == (4401, "session ended or token revoked")
