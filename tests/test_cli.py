@@ -72,6 +72,10 @@ def test_taxonomy_show_lists_types_with_their_basis() -> None:
     assert result.exit_code == 0, result.output
     assert "Unclassified signal" in result.output
     assert "intrusion" in result.output
+    assert (
+        "Overdue alarms escalate to: supervisor at the deadline, then duty_manager 120 s later"
+        in result.output
+    )
 
 
 def test_taxonomy_check_refuses_a_type_without_valid_basis(tmp_path: Path) -> None:

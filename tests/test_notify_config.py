@@ -28,6 +28,7 @@ secret = "s3cret"
 events = ["created", "escalated"]
 types = [110, 130]
 max_priority = 2
+levels = ["duty_manager"]
 
 [[notify]]
 channel = "mqtt"
@@ -64,6 +65,7 @@ def test_rules_are_read_with_their_targets_and_matches(tmp_path: Path) -> None:
             events=frozenset({AlarmEventKind.CREATED, AlarmEventKind.ESCALATED}),
             type_codes=frozenset({110, 130}),
             max_priority=2,
+            levels=frozenset({"duty_manager"}),
         ),
         target=WebhookTarget(url="https://hooks.example.org/wf", secret="s3cret"),
     )
@@ -103,6 +105,7 @@ def test_the_secret_stays_out_of_the_settings_repr(tmp_path: Path) -> None:
         ('channel = "cap"\ntypes = ["fire"]', "types must be a list"),
         ('channel = "cap"\nmax_priority = 9', "max_priority must be"),
         ('channel = "cap"\nsites = "Depot"', "sites must be a list of strings"),
+        ('channel = "cap"\nlevels = "supervisor"', "levels must be a list of strings"),
         ('channel = "cap"\nurl = "http://x"', "unknown keys ['url']"),
     ],
 )

@@ -44,14 +44,14 @@ from watchfloor.api.metrics import camera_metrics, chain_collectors, disk_metric
 from watchfloor.api.reports import REPORT_MAX_BODY
 from watchfloor.api.staff import StaffServices
 from watchfloor.api.transparency import RegisterInfo
-from watchfloor.config import Settings
+from watchfloor.config import Settings, SettingsError
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.devices import DeviceKind
 from watchfloor.core.disk_space import DiskSpacePolicy
 from watchfloor.core.dispatching import Dispatching
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.logins import Logins
-from watchfloor.core.notifications import Channel
+from watchfloor.core.notifications import Channel, levels_off_the_ladder
 from watchfloor.core.ports import Clock, SignalSink
 from watchfloor.core.principals import Role
 from watchfloor.core.retention import RetentionPolicy
@@ -349,6 +349,9 @@ async def open_platform(
     """
     clock = clock or SystemClock()
     taxonomy = load_taxonomy(settings.taxonomy_file)
+    ladder = (level.name for level in taxonomy.escalation_ladder)
+    if problems := levels_off_the_ladder(settings.notify, ladder):
+        raise SettingsError(problems)
     engine = store_engine(settings)
     try:
         await migrate(engine)

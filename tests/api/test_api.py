@@ -126,9 +126,15 @@ async def test_missing_alarm_is_404(client: httpx.AsyncClient) -> None:
 async def test_alarm_list_filters_and_pages(client: httpx.AsyncClient, platform: Platform) -> None:
     for index in range(3):
         await _raise_alarm(platform, account=f"AB{index}", seq=index + 1)
+    # One priority: the queue (the default) lists the oldest first, the log the newest.
     page = (await client.get("/api/alarms?limit=2", headers=AUTH)).json()["items"]
     assert len(page) == 2
     rest = (await client.get(f"/api/alarms?after={page[-1]['id']}", headers=AUTH)).json()
+    assert [a["id"] for a in rest["items"]] == [page[-1]["id"] + 1]
+    page = (await client.get("/api/alarms?limit=2&order=newest", headers=AUTH)).json()["items"]
+    assert len(page) == 2
+    path = f"/api/alarms?order=newest&after={page[-1]['id']}"
+    rest = (await client.get(path, headers=AUTH)).json()
     assert [a["id"] for a in rest["items"]] == [page[-1]["id"] - 1]
     none = (await client.get("/api/alarms?state=resolved", headers=AUTH)).json()
     assert none["items"] == []

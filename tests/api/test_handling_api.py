@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +18,9 @@ from conftest import TOKEN
 from support.clock import FakeClock
 from support.panel import open_tcp_panel, reply_token, sia_frame
 from watchfloor.app import Platform, open_platform
-from watchfloor.config import Settings
+from watchfloor.config import Settings, SettingsError
 from watchfloor.core.alarms import Alarm
+from watchfloor.core.notifications import Channel, Match, NotificationRule
 from watchfloor.core.ports import AlarmEventKind
 from watchfloor.core.principals import Role
 from watchfloor.store.repository import SqlRepository
@@ -209,18 +212,122 @@ async def test_escalation_on_time_and_across_a_restart(
         assert await platform.handling.escalate_overdue() == []
         clock.advance(1)
         escalated = await platform.handling.escalate_overdue()
-        assert [(a.id, a.priority, a.escalation_count) for a in escalated] == [(alarm_id, 2, 1)]
+        assert [(a.id, a.priority, a.escalation_level) for a in escalated] == [
+            (alarm_id, 3, "supervisor")
+        ]
         kinds = [events.get_nowait() for _ in range(events.qsize())]
         assert AlarmEventKind.ESCALATED in {e.kind for e in kinds if e is not None}
-    clock.advance(30)
+    clock.advance(60)
     async with open_platform(settings, clock=clock) as restarted:
-        # Priority 2 waits 60 s from the escalation: not yet, and no repeat of the first.
+        # The duty manager is told 120 s after the deadline: not yet, and no repeat of the
+        # supervisor after the restart.
         assert await restarted.handling.escalate_overdue() == []
-        clock.advance(30)
+        clock.advance(60)
         again = await restarted.handling.escalate_overdue()
-        assert [(a.priority, a.escalation_count) for a in again] == [(1, 2)]
+        assert [(a.priority, a.escalation_count, a.escalation_level) for a in again] == [
+            (3, 2, "duty_manager")
+        ]
         detail = await restarted.repository.get_alarm(alarm_id)
         assert [str(t.kind) for t in detail.timeline].count("escalated") == 2
+
+
+async def test_an_alarm_left_alone_past_three_deadlines_keeps_its_priority(
+    settings: Settings, clock: FakeClock
+) -> None:
+    async with (
+        open_platform(settings, clock=clock) as platform,
+        _client(platform) as client,
+        platform.bus.subscribe() as events,
+    ):
+        await platform.repository.add_account(account="1234", site="Depot", key=None)
+        alarm_id = await _raise(platform)  # burglary, priority 3: 3 minutes
+        raised = (await client.get(f"/api/alarms/{alarm_id}", headers=OPERATOR)).json()
+        assert (raised["priority"], raised["overdue"], raised["escalation_level"]) == (
+            3,
+            False,
+            None,
+        )
+
+        seen: list[dict[str, object]] = []
+        # The deadline (3 min), the duty manager's (2 min later), and long after: a third
+        # deadline a priority step would have brought.
+        for wait in (180, 120, 180, 3600):
+            clock.advance(wait)
+            await platform.handling.escalate_overdue()
+            seen.append((await client.get(f"/api/alarms/{alarm_id}", headers=OPERATOR)).json())
+
+        assert [a["priority"] for a in seen] == [3, 3, 3, 3]
+        assert [(a["escalation_count"], a["escalation_level"]) for a in seen] == [
+            (1, "supervisor"),
+            (2, "duty_manager"),
+            (2, "duty_manager"),
+            (2, "duty_manager"),
+        ]
+        assert all(a["overdue"] for a in seen)
+        first_deadline = datetime.fromisoformat(raised["ack_deadline"])
+        assert datetime.fromisoformat(str(seen[0]["ack_deadline"])) == first_deadline + timedelta(
+            seconds=120
+        )
+        assert [a["ack_deadline"] for a in seen[1:]] == [None, None, None]
+        escalations = [
+            (t["kind"], t["actor"], t["detail"])
+            for t in seen[-1]["timeline"]  # type: ignore[attr-defined]
+            if t["kind"] == "escalated"
+        ]
+        assert escalations == [
+            ("escalated", "system", "escalated to supervisor: not acknowledged in time"),
+            ("escalated", "system", "escalated to duty manager: not acknowledged in time"),
+        ]
+        published = [events.get_nowait() for _ in range(events.qsize())]
+        told = [e.alarm.escalation_level for e in published if e and e.kind == "alarm.escalated"]
+        assert told == ["supervisor", "duty_manager"]
+
+        stats = (await client.get("/api/stats?by=site", headers=ADMIN)).json()
+        assert [(r["label"], r["escalations"]) for r in stats["rows"]] == [("Depot", 2)]
+        assert stats["total"]["escalations"] == 2
+
+        acknowledged = await client.post(f"/api/alarms/{alarm_id}/acknowledge", headers=OPERATOR)
+        assert acknowledged.status_code == 200, acknowledged.text
+        body = acknowledged.json()
+        assert (body["overdue"], body["priority"], body["escalation_count"]) == (False, 3, 2)
+
+
+async def test_the_queue_shows_the_oldest_of_a_priority_first(
+    settings: Settings, clock: FakeClock
+) -> None:
+    async with open_platform(settings, clock=clock) as platform, _client(platform) as client:
+        await platform.repository.add_account(account="1234", site="Depot", key=None)
+        handled_fire = await _raise(platform, "#1234|Nri1/FA09", seq=1)
+        await client.post(
+            f"/api/alarms/{handled_fire}/resolve",
+            headers=ADMIN,
+            json={"outcome": "false", "override_reason": "detector cleaned"},
+        )
+        clock.advance(10)
+        old_fire = await _raise(platform, "#1234|Nri1/FA01", seq=2)
+        clock.advance(10)
+        burglary = await _raise(platform, "#1234|Nri1/BA02", seq=3)
+        clock.advance(10)
+        new_fire = await _raise(platform, "#1234|Nri1/FA03", seq=4)
+
+        queue = (await client.get("/api/alarms", headers=OPERATOR)).json()["items"]
+        assert [a["id"] for a in queue] == [old_fire, new_fire, burglary, handled_fire]
+        assert [a["priority"] for a in queue] == [1, 1, 3, 1]
+
+        paged: list[int] = []
+        after = ""
+        while page := (await client.get(f"/api/alarms?limit=1{after}", headers=OPERATOR)).json()[
+            "items"
+        ]:
+            paged.append(page[0]["id"])
+            after = f"&after={page[0]['id']}"
+        assert paged == [old_fire, new_fire, burglary, handled_fire]
+
+        newest = (await client.get("/api/alarms?order=newest", headers=OPERATOR)).json()["items"]
+        assert [a["id"] for a in newest] == [new_fire, burglary, old_fire, handled_fire]
+        bad = await client.get("/api/alarms?order=loudest", headers=OPERATOR)
+        assert bad.status_code == 422
+        assert "order" in bad.json()["detail"]
 
 
 async def test_acknowledged_alarm_never_escalates(settings: Settings, clock: FakeClock) -> None:
@@ -327,3 +434,37 @@ async def test_test_mode_survives_a_restart_and_ends_by_itself(
         await send(restarted, 2)
         alarms = await restarted.repository.list_alarms(state=None, limit=5, after=None)
         assert [a.site for a in alarms] == ["Depot"]
+
+
+async def test_a_notify_rule_naming_a_level_off_the_ladder_stops_the_start(
+    settings: Settings,
+) -> None:
+    rule = NotificationRule(
+        name="pager", channel=Channel.CAP, match=Match(levels=frozenset({"night_boss"}))
+    )
+    with pytest.raises(SettingsError, match="level 'night_boss' is not on the escalation ladder"):
+        async with open_platform(replace(settings, notify=(rule,))):
+            pass
+
+
+async def test_a_ladder_cut_short_while_an_alarm_waits_ends_its_deadlines(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    async with open_platform(settings, clock=clock) as platform:
+        alarm_id = await _raise(platform)
+        clock.advance(180)
+        assert len(await platform.handling.escalate_overdue()) == 1  # the supervisor
+    shipped = resources.files("watchfloor.taxonomy").joinpath("taxonomy.toml").read_text()
+    one_level = tmp_path / "taxonomy.toml"
+    one_level.write_text(
+        shipped.replace('    { level = "duty_manager", after_seconds = 120 },\n', "")
+    )
+    clock.advance(120)
+    async with open_platform(replace(settings, taxonomy_file=one_level), clock=clock) as cut:
+        assert [level.name for level in cut.handling.taxonomy.escalation_ladder] == ["supervisor"]
+        assert await cut.handling.escalate_overdue() == []
+        detail = await cut.repository.get_alarm(alarm_id)
+        assert (detail.alarm.escalation_count, detail.alarm.ack_deadline) == (1, None)
+        assert detail.alarm.overdue
+        assert [str(t.kind) for t in detail.timeline].count("escalated") == 1
+        assert await cut.repository.overdue_alarms(clock.now()) == []

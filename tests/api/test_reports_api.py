@@ -183,6 +183,22 @@ async def test_bad_calls_are_refused(client: httpx.AsyncClient, field: str, valu
     assert field in response.json()["detail"]
 
 
+async def test_a_bad_callback_number_is_refused_in_words_not_a_pattern(
+    client: httpx.AsyncClient,
+) -> None:
+    call = {"type_code": 860, "site": "S", "callback_number": "call me", "report": "r"}
+    response = await client.post("/api/calls", headers=TAKER, json=call)
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert problem["field"] == "body.callback_number"
+    assert problem["message"] == (
+        "not a phone number: use digits, spaces and + ( ) . / - only, 3 to 32 characters, "
+        "starting with + or a digit (e.g. +31 20 555 0199)"
+    )
+    spaced = {**call, "callback_number": "  +31 (20) 555-0199 "}
+    assert (await client.post("/api/calls", headers=TAKER, json=spaced)).status_code == 201
+
+
 async def test_a_guard_may_not_enter_calls(client: httpx.AsyncClient) -> None:
     call = {"type_code": 860, "site": "S", "callback_number": "0205550100", "report": "r"}
     assert (await client.post("/api/calls", headers=GUARD, json=call)).status_code == 403

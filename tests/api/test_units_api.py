@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 
 from conftest import TOKEN
 from support.clock import FakeClock
@@ -227,3 +233,88 @@ async def test_a_units_progress_is_published_on_its_alarm(
     assert [(e.kind, e.alarm.id, e.alarm.state) for e in heard if e is not None] == [
         (AlarmEventKind.UPDATED, alarm_id, "dispatched")
     ] * 2
+
+
+@asynccontextmanager
+async def _unit_stream(platform: Platform, token: str) -> AsyncIterator[AsyncWebSocketSession]:
+    # Entered and left in the test's own task, as the transport's task group requires.
+    transport = ASGIWebSocketTransport(app=platform.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://watchfloor") as http:
+        path = f"/api/units/mine/stream?token={token}"
+        connection: AbstractAsyncContextManager[AsyncWebSocketSession] = aconnect_ws(path, http)
+        async with connection as ws:
+            yield ws
+
+
+async def _units_pushed(ws: AsyncWebSocketSession) -> list[dict[str, Any]]:
+    message = json.loads(await ws.receive_text(timeout=10))
+    assert message["event"] == "units.mine"
+    items: list[dict[str, Any]] = message["items"]
+    return items
+
+
+async def test_a_dispatch_is_pushed_to_the_crews_phone_at_once(
+    client: httpx.AsyncClient, timed_platform: Platform
+) -> None:
+    unit_id = await _unit(client)
+    async with _unit_stream(timed_platform, "guard-token") as ws:
+        [unit] = await _units_pushed(ws)
+        assert (unit["id"], unit["status"], unit["dispatch"]) == (unit_id, "available", None)
+
+        alarm_id = await _acknowledged_alarm(client)
+        dispatched = await client.post(
+            f"/api/alarms/{alarm_id}/dispatch-units", headers=OPERATOR, json={"unit_ids": [unit_id]}
+        )
+        assert dispatched.status_code == 200, dispatched.text
+        # The report's new alarm and its acknowledgement changed nothing of the unit: the next
+        # message is the dispatch.
+        [unit] = await _units_pushed(ws)
+        dispatch = unit["dispatch"]
+        assert unit["status"] == "dispatched"
+        assert (dispatch["alarm_id"], dispatch["site"], dispatch["type_name"]) == (
+            alarm_id,
+            "Depot",
+            "Staff report",
+        )
+        assert (dispatch["zone"], dispatch["zone_name"], dispatch["address"]) == (None, None, None)
+        assert dispatch["acknowledged_at"] is None
+
+        acknowledged = await client.post(
+            f"/api/dispatches/{dispatch['id']}/acknowledge", headers=GUARD
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+        [unit] = await _units_pushed(ws)
+        assert unit["dispatch"]["acknowledged_at"] is not None
+
+
+async def test_the_unit_stream_is_only_for_crews(timed_platform: Platform) -> None:
+    for token, code in (("nope", 4401), ("operator-token", 4403)):
+        with pytest.raises(WebSocketDisconnect) as closed:
+            async with _unit_stream(timed_platform, token) as ws:
+                await ws.receive_text(timeout=10)
+        assert closed.value.code == code
+
+
+async def test_a_crew_without_a_unit_hears_that_it_has_none(timed_platform: Platform) -> None:
+    async with _unit_stream(timed_platform, "other-guard-token") as ws:
+        assert await _units_pushed(ws) == []
+
+
+async def _listen_while_revoking(platform: Platform, token: str) -> None:
+    async with _unit_stream(platform, token) as ws:
+        assert await _units_pushed(ws) == []
+        found = await platform.users.find_token("guard", "t")
+        assert found is not None
+        await platform.users.revoke_token(found.id, platform.handling.clock.now())
+        await ws.receive_text(timeout=10)
+
+
+async def test_the_unit_stream_ends_when_the_phones_token_is_revoked(settings: Settings) -> None:
+    quick = replace(settings, stream_recheck_seconds=0.05)
+    async with open_platform(quick) as platform:
+        await platform.users.ensure_token(
+            user="guard", role=Role.PATROL, label="t", token="guard-token"
+        )
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await _listen_while_revoking(platform, "guard-token")
+    assert (closed.value.code, closed.value.reason) == (4401, "session ended or token revoked")

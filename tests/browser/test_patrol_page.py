@@ -1,14 +1,14 @@
-"""The phone page of staff on duty and the call intake page, in Debian's Chromium."""
+"""The phone page of staff on duty, in Debian's Chromium."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from support.console import sign_in
 from support.server import ServerProcess
 from support.tokens import add_token
 from watchfloor.core.principals import Role
@@ -112,6 +112,7 @@ def test_a_report_whose_reply_was_lost_is_resent_and_stored_once(
         route.abort("connectionreset")
 
     page.route("**/api/reports", lose_the_reply)
+    page.select_option("#type", "850")
     page.fill("#site", "Gate 3")
     with page.expect_event("requestfailed"):
         page.click("#send")
@@ -128,6 +129,7 @@ def test_a_report_without_site_or_position_is_not_queued(
     phone: BrowserContext, server: ServerProcess, guard_token: str
 ) -> None:
     page = open_patrol_page(phone, server, guard_token)
+    page.select_option("#type", "850")
     page.click("#send")
     expect(page.locator("#report-error")).to_have_text("Give the site, or use your position.")
     expect(page.locator("#reports li")).to_have_count(0)
@@ -146,45 +148,102 @@ def test_my_position_replaces_the_site(
         page = open_patrol_page(context, server, guard_token)
         page.click("#locate")
         expect(page.locator("#position")).to_have_text("Position 52.37022, 4.89517")
+        page.select_option("#type", "850")
         page.click("#send")
         expect(page.locator("#reports li", has_text="my position")).to_have_attribute(
             "data-state", "sent"
         )
     finally:
         context.close()
-    alarms = api.get("/api/alarms?limit=5").json()["items"]
+    alarms = api.get("/api/alarms?order=newest&limit=5").json()["items"]
     assert "position 52.37022,4.89517" in [a["site"] for a in alarms]
 
 
-def test_calls_are_entered_from_the_keyboard_alone(
-    page: Page, server: ServerProcess, api: httpx.Client
+def test_the_type_is_chosen_for_every_report_and_never_defaults_to_fire(
+    phone: BrowserContext,
+    server: ServerProcess,
+    guard_token: str,
+    api: httpx.Client,
+    tmp_path: Path,
 ) -> None:
-    # A call-taker signs in to the console, then opens call intake in the same session.
-    sign_in(page, server.base_url)
-    page.goto(server.base_url + "/calls.html")
-    expect(page.locator("#type")).to_be_focused()
-    expect(page.locator("#types option")).not_to_have_count(0)
-    keyboard = page.keyboard
-    keyboard.type("860")
-    keyboard.press("Tab")
-    keyboard.type("Harbour Office")
-    keyboard.press("Tab")
-    keyboard.type("+31 20 555 0199")
-    keyboard.press("Tab")
-    keyboard.type("Caller hears glass breaking")
-    keyboard.press("Enter")
-    result = page.locator("#result")
-    expect(result).to_contain_text("Call entered: alarm")
-    expect(page.locator("#type")).to_be_focused()
-    expect(page.locator("#site")).to_have_value("")
-    alarm_id = int((result.text_content() or "").split("alarm ")[1].split(" ")[0])
-    alarm = api.get(f"/api/alarms/{alarm_id}").json()
-    assert (alarm["origin"], alarm["site"], alarm["type_code"]) == ("call", "Harbour Office", 860)
-
-    keyboard.type("Fire")
-    keyboard.press("Tab")
-    keyboard.type("Somewhere")
-    keyboard.press("Escape")
+    page = open_patrol_page(phone, server, guard_token)
+    chosen = page.locator("#type option:checked")
     expect(page.locator("#type")).to_have_value("")
-    expect(page.locator("#site")).to_have_value("")
-    expect(page.locator("#type")).to_be_focused()
+    expect(chosen).to_have_text("Choose what you found")
+    page.fill("#site", "Car park B")
+    page.click("#send")
+    expect(page.locator("#report-error")).to_have_text("Choose what you found.")
+    expect(page.locator("#reports li", has_text="Car park B")).to_have_count(0)
+
+    page.select_option("#type", "850")
+    page.click("#send")
+    expect(page.locator("#reports li", has_text="Car park B")).to_have_attribute(
+        "data-state", "sent"
+    )
+    # The next report starts with no type, not with the first in the list (110 Fire alarm).
+    expect(page.locator("#type")).to_have_value("")
+    expect(chosen).to_have_text("Choose what you found")
+    page.screenshot(path=str(tmp_path / "patrol-after-report.png"))
+    page.fill("#site", "Car park C")
+    page.click("#send")
+    expect(page.locator("#report-error")).to_have_text("Choose what you found.")
+    types = [s["code"] for s in patrol_signals(api, "gerrit") if "Car park" in str(s["raw"])]
+    assert types == ["850"]
+
+
+#: Records what the page asks of the phone: each vibration pattern, and each tone started.
+RECORD_ALERTS = """
+window.__vibrations = [];
+Object.defineProperty(navigator, "vibrate", {
+  configurable: true,
+  value: (pattern) => { window.__vibrations.push(pattern); return true; },
+});
+window.__tones = 0;
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.__tones += 1;
+  return createOscillator.call(this);
+};
+"""
+
+
+def test_a_dispatch_reaches_the_phone_at_once_with_sound_and_vibration(
+    phone: BrowserContext,
+    server: ServerProcess,
+    guard_token: str,
+    api: httpx.Client,
+    tmp_path: Path,
+) -> None:
+    made = api.post("/api/units", json={"name": "Patrol Push", "user": "gerrit"})
+    assert made.status_code == 201, made.text
+    unit_id = made.json()["id"]
+    phone.add_init_script(RECORD_ALERTS)
+    page = open_patrol_page(phone, server, guard_token)
+    expect(page.locator("#live")).to_have_text("live")
+    page.click("#alerts")  # the guard's tap that lets the phone sound and vibrate
+    expect(page.locator("#alerts")).to_be_hidden()
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/api/units/mine" in r.url else None)
+
+    call = {
+        "type_code": 110,
+        "site": "Depot Push",
+        "callback_number": "+31 20 555 0100",
+        "report": "smoke from the roof",
+    }
+    alarm_id = api.post("/api/calls", json=call).json()["alarm_id"]
+    assert api.post(f"/api/alarms/{alarm_id}/acknowledge").status_code == 200
+    dispatched = api.post(f"/api/alarms/{alarm_id}/dispatch-units", json={"unit_ids": [unit_id]})
+    assert dispatched.status_code == 200, dispatched.text
+
+    # Pushed: well before the 10 s the page used to poll every, and with no request of its own.
+    text = page.locator("#dispatch-text")
+    expect(text).to_have_text("Go to Depot Push: Fire alarm (priority 1)", timeout=3000)
+    assert polls == []
+    assert page.evaluate("window.__vibrations") == [[400, 200, 400, 200, 400]]
+    assert page.evaluate("window.__tones") >= 1
+    page.screenshot(path=str(tmp_path / "patrol-dispatch.png"))
+
+    page.click("#acknowledge")
+    expect(page.locator("#acknowledge")).to_be_hidden()
+    expect(page.locator("#unit-status")).to_have_text("dispatched")

@@ -18,6 +18,7 @@ from watchfloor.core.notifications import (
     cap_alert_of,
     email_of,
     encode_notice,
+    levels_off_the_ladder,
     matching_rules,
     mqtt_topic,
     notice_of,
@@ -65,6 +66,7 @@ def _event(kind: AlarmEventKind = AlarmEventKind.CREATED, **changes: object) -> 
         (Match(sites=frozenset({"Depot South"})), False),
         (Match(max_priority=1), True),
         (Match(events=frozenset({AlarmEventKind.UPDATED})), False),
+        (Match(levels=frozenset({"supervisor"})), False),
     ],
 )
 def test_a_rule_fires_by_event_type_category_site_and_priority(match: Match, fires: bool) -> None:
@@ -75,6 +77,51 @@ def test_a_rule_fires_by_event_type_category_site_and_priority(match: Match, fir
         target=WebhookTarget(url="http://x", secret="s"),
     )
     assert matching_rules([rule], _event()) == ([rule] if fires else [])
+
+
+def test_a_rule_with_levels_fires_when_the_alarm_reaches_one_of_them() -> None:
+    pager = NotificationRule(
+        name="duty manager",
+        channel=Channel.WEBHOOK,
+        match=Match(
+            events=frozenset({AlarmEventKind.ESCALATED}), levels=frozenset({"duty_manager"})
+        ),
+        target=WebhookTarget(url="http://x", secret="s"),
+    )
+    escalated = AlarmEventKind.ESCALATED
+    supervisor = _event(escalated, escalation_count=1, escalation_level="supervisor")
+    duty_manager = _event(escalated, escalation_count=2, escalation_level="duty_manager")
+    assert matching_rules([pager], supervisor) == []
+    assert matching_rules([pager], duty_manager) == [pager]
+    # An update of an alarm that reached the level is not an escalation: nobody is told again.
+    updated = _event(AlarmEventKind.UPDATED, escalation_count=2, escalation_level="duty_manager")
+    assert matching_rules([pager], updated) == []
+
+
+def test_a_notice_and_its_email_say_an_alarm_escalated_and_to_whom() -> None:
+    event = _event(AlarmEventKind.ESCALATED, escalation_count=1, escalation_level="duty_manager")
+    body = encode_notice(notice_of(event)).decode()
+    assert '"escalation_level":"duty_manager"' in body
+    assert '"overdue":true' in body
+    assert '"priority":1' in body
+    subject, text = email_of(notice_of(event))
+    assert subject == (
+        "[watchfloor] P1 Fire at Depot North (new): not acknowledged, escalated to duty manager"
+    )
+    assert "State: new (overdue: not acknowledged in time)" in text
+
+
+def test_rules_naming_levels_off_the_ladder_are_reported() -> None:
+    rule = NotificationRule(
+        name="pager",
+        channel=Channel.MQTT,
+        match=Match(levels=frozenset({"duty-manager", "supervisor"})),
+    )
+    assert levels_off_the_ladder([rule], ["supervisor", "duty_manager"]) == [
+        "notify rule 'pager': level 'duty-manager' is not on the escalation ladder "
+        "(supervisor, duty_manager; the taxonomy file's [escalation])"
+    ]
+    assert levels_off_the_ladder([NotificationRule(name="all", channel=Channel.CAP)], []) == []
 
 
 def test_less_urgent_alarms_than_the_rule_allows_do_not_fire() -> None:

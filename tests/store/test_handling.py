@@ -13,11 +13,13 @@ from support.factories import BURGLARY, FIRE, FIRE_ACK_WITHIN, camera_signal, dc
 from watchfloor.core.alarms import (
     Alarm,
     AlarmAction,
+    AlarmOrder,
     AlarmState,
     Outcome,
     TimelineEntry,
     TimelineKind,
     apply_action,
+    queue_key,
 )
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.signals import Signal
@@ -74,6 +76,7 @@ async def test_save_alarm_round_trips_every_field(
         resolved_by="bob",
         ack_deadline=now + timedelta(minutes=3),
         escalation_count=3,
+        escalation_level="duty_manager",
         sop_done=frozenset({0, 2, 5}),
         version=previous.version + 1,
     )
@@ -345,6 +348,65 @@ async def test_list_alarms_filters_by_site_device_and_type(
     assert await ids(site="HQ", type_code=FIRE) == [hq_fire.id]
     assert await ids(state=AlarmState.NEW, site="HQ") == [hq_burglary.id]
     assert await ids(type_code=BURGLARY, after=depot_burglary.id) == [hq_burglary.id]
+
+
+@pytest.mark.usefixtures("registered")
+async def test_the_queue_lists_open_alarms_by_priority_and_age_then_the_others_newest_first(
+    writer: GroupCommitWriter, repository: SqlRepository, clock: FakeClock
+) -> None:
+    t0 = clock.now()
+
+    async def raised(seconds: int, code: str) -> Alarm:
+        signal = dc09_signal(
+            at=t0 + timedelta(seconds=seconds),
+            code=code,
+            zone=f"{seconds:03d}",
+            seq=f"{seconds:04d}",
+        )
+        return await open_alarm(writer, repository, signal)
+
+    async def resolve(alarm: Alarm) -> Alarm:
+        resolved = apply_action(
+            alarm, AlarmAction.RESOLVE, at=t0, actor="alice", outcome=Outcome.FALSE
+        )
+        return await repository.save_alarm(alarm, resolved, [])
+
+    old_burglary = await raised(0, "130")
+    old_fire = await raised(1, "110")
+    new_burglary = await raised(2, "130")
+    new_fire = await raised(3, "110")
+    resolved_fire = await resolve(await raised(4, "110"))
+    resolved_burglary = await resolve(await raised(5, "130"))
+    await acknowledge(repository, new_burglary, t0, "alice")  # still open: still queued
+
+    async def page(limit: int, after: int | None = None) -> list[int]:
+        found = await repository.list_alarms(
+            state=None, limit=limit, after=after, order=AlarmOrder.QUEUE
+        )
+        return [alarm.id for alarm in found]
+
+    queue = [old_fire.id, new_fire.id, old_burglary.id, new_burglary.id]
+    others = [resolved_burglary.id, resolved_fire.id]
+    assert await page(10) == queue + others
+    opened = await repository.list_alarms(state=None, limit=4, after=None, order=AlarmOrder.QUEUE)
+    assert [a.id for a in sorted(opened, key=queue_key)] == queue
+    paged: list[int] = []
+    while found := await page(2, paged[-1] if paged else None):
+        paged.extend(found)
+    assert paged == queue + others
+    assert await page(3, old_burglary.id) == [new_burglary.id, *others]
+    newest = await repository.list_alarms(state=None, limit=10, after=None, order=AlarmOrder.NEWEST)
+    assert [a.id for a in newest] == sorted(queue + others, reverse=True)
+    # A cursor resolves to where its alarm stands now: closed meanwhile, the page goes on
+    # with the others below it. One that names no alarm (purged) goes on below its id.
+    await resolve(old_burglary)
+    assert await page(10, old_burglary.id) == []
+    assert await page(10, resolved_fire.id) == [old_burglary.id]
+    assert await page(10, resolved_burglary.id + 100) == [
+        resolved_burglary.id,
+        resolved_fire.id,
+        old_burglary.id,
+    ]
 
 
 # -- test periods --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 async def serve_escalation(handling: AlarmHandling, period: float) -> None:
-    """Escalate alarms past their acknowledgement deadline, every ``period`` seconds.
+    """Move alarms past their deadline up the escalation ladder, every ``period`` seconds.
 
     Runs until cancelled; a failed check is logged and tried again a period later.
     """
@@ -22,9 +22,10 @@ async def serve_escalation(handling: AlarmHandling, period: float) -> None:
         try:
             for alarm in await handling.escalate_overdue():
                 logger.warning(
-                    "alarm %s escalated to priority %s: not acknowledged in time",
+                    "alarm %s (priority %s) escalated to %s: not acknowledged in time",
                     alarm.id,
                     alarm.priority,
+                    alarm.escalation_level,
                 )
         except StoreUnavailableError:
             logger.error("escalation check failed: store unavailable; retrying")

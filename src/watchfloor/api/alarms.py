@@ -11,7 +11,7 @@ from watchfloor.api.auth import allowed
 from watchfloor.api.params import AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.schemas import AlarmDetailOut, AlarmList, AlarmOut, SignalList, SignalOut
 from watchfloor.api.services import Services
-from watchfloor.core.alarms import AlarmState
+from watchfloor.core.alarms import AlarmOrder, AlarmState
 from watchfloor.core.principals import Permission, Principal
 
 __all__ = ["alarms_router"]
@@ -23,7 +23,11 @@ def alarms_router() -> APIRouter:
     """Return the routes that list and read alarms and signals."""
     router = APIRouter(prefix="/api")
 
-    @router.get("/alarms", summary="List alarms, newest first")
+    @router.get(
+        "/alarms",
+        summary="List alarms: the queue (open alarms by priority, then oldest first; then "
+        "the others, newest first), or newest first",
+    )
     async def list_alarms(
         request: Request,
         principal: AlarmReader,
@@ -31,10 +35,11 @@ def alarms_router() -> APIRouter:
         state: AlarmState | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: AfterId = None,
+        order: AlarmOrder = AlarmOrder.QUEUE,
     ) -> AlarmList:
         target = f"alarms:{state or 'all'}"
         async with audited_in(services.alarms, request, principal, "alarm.list", target) as store:
-            alarms = await store.list_alarms(state=state, limit=limit, after=after)
+            alarms = await store.list_alarms(state=state, limit=limit, after=after, order=order)
         return AlarmList(items=[AlarmOut.of(a) for a in alarms])
 
     @router.get("/alarms/{alarm_id}", summary="One alarm with its signals and timeline")

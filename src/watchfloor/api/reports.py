@@ -11,11 +11,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Final
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from watchfloor.api.audit import audit_entry
 from watchfloor.api.auth import allowed
@@ -40,6 +50,27 @@ _PHOTO_MAGIC: Final = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "
 
 _Site = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 _Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+#: A phone number as call-takers type it: ``+31 20 555 0199``, ``020-555 01 99``.
+_CALLBACK_NUMBER: Final = r"^\+?[0-9][0-9 ()./-]{2,31}$"
+
+
+def _check_callback_number(value: str) -> str:
+    if not re.fullmatch(_CALLBACK_NUMBER, value):
+        raise PydanticCustomError(
+            "callback_number",
+            "not a phone number: use digits, spaces and + ( ) . / - only, 3 to 32 characters, "
+            "starting with + or a digit (e.g. +31 20 555 0199)",
+        )
+    return value
+
+
+CallbackNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_check_callback_number),
+    WithJsonSchema({"type": "string", "pattern": _CALLBACK_NUMBER}),
+]
 
 Reporter = Annotated[Principal, allowed(Permission.REPORT_FROM_PATROL)]
 CallTaker = Annotated[Principal, allowed(Permission.ENTER_CALLS)]
@@ -75,9 +106,7 @@ class CallIn(BaseModel):
     call_id: UUID | None = Field(default=None, description="optional; a resend is stored once")
     type_code: TypeCode
     site: _Site
-    callback_number: Annotated[
-        str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")
-    ]
+    callback_number: CallbackNumber
     report: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 

@@ -72,8 +72,18 @@ class AlarmOut(BaseModel):
     outcome: str | None
     held_from: str | None
     claimed_by: str | None
-    ack_deadline: datetime | None
-    escalation_count: int
+    ack_deadline: datetime | None = Field(
+        description="when the alarm next climbs the escalation ladder unless acknowledged "
+        "(null: never, or no level left)"
+    )
+    escalation_count: int = Field(description="how many levels of the escalation ladder were told")
+    escalation_level: str | None = Field(
+        description="the last level of the escalation ladder told (null: none), e.g. supervisor"
+    )
+    overdue: bool = Field(
+        description="not acknowledged by its deadline: its escalation has begun; "
+        "escalation never changes the priority"
+    )
     sop_done: list[int] = Field(description="procedure steps done, numbered from 1")
     flooded: bool = Field(
         description="flood control folded signals of other alarms of the device into this one"
@@ -109,6 +119,8 @@ class AlarmOut(BaseModel):
             claimed_by=alarm.claimed_by,
             ack_deadline=alarm.ack_deadline,
             escalation_count=alarm.escalation_count,
+            escalation_level=alarm.escalation_level,
+            overdue=alarm.overdue,
             sop_done=sorted(index + 1 for index in alarm.sop_done),
             flooded=alarm.flooded,
             version=alarm.version,

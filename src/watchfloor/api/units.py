@@ -1,21 +1,31 @@
-"""Routes for units: their register, their own status reports, and dispatch to alarms."""
+"""Routes for units: their register, their own status reports, and dispatch to alarms.
+
+A unit's crew learns of a dispatch at once: ``WS /api/units/mine/stream`` pushes the units
+the caller reports for (as ``GET /api/units/mine`` lists them) when it opens and whenever
+one of them changes, so that the phone page never has to poll.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from watchfloor.api.audit import audited_in, audited_use_case
-from watchfloor.api.auth import allowed, audit_refusal
+from watchfloor.api._websockets import push_messages
+from watchfloor.api.audit import audit_entry, audited_in, audited_use_case, record
+from watchfloor.api.auth import allowed, audit_refusal, websocket_principal
 from watchfloor.api.params import AlarmId, BodyId, DispatchId, UnitId
 from watchfloor.api.schemas import AlarmOut
+from watchfloor.api.services import Services
 from watchfloor.api.staff import Staff, StaffServices
+from watchfloor.core.alarms import Alarm, AlarmState
 from watchfloor.core.dispatching import Dispatching, UnitDetail
+from watchfloor.core.ports import EventQueue
 from watchfloor.core.principals import Permission, Principal, may
 from watchfloor.core.units import Dispatch, UnitStatus
 
@@ -59,8 +69,9 @@ class DispatchUnitsIn(BaseModel):
 class DispatchOut(BaseModel):
     """A unit's dispatch to an alarm, with the times of its progress.
 
-    ``type_name``, ``site`` and ``priority`` tell the crew where to go and why, without the
-    alarm's signals (a crew's role may not read alarms).
+    ``type_name``, ``site``, ``priority``, ``zone`` and, once site records are kept, the
+    site's ``address`` and the zone's description (``zone_name``) tell the crew where to go
+    and why, without the alarm's signals (a crew's role may not read alarms).
     """
 
     id: int
@@ -75,6 +86,13 @@ class DispatchOut(BaseModel):
     type_name: str | None = None
     site: str | None = None
     priority: int | None = None
+    zone: str | None = None
+    zone_name: str | None = Field(
+        default=None, description="the zone's description (null until site records are kept)"
+    )
+    address: str | None = Field(
+        default=None, description="the site's address (null until site records are kept)"
+    )
 
     @classmethod
     def of(cls, dispatch: Dispatch) -> DispatchOut:
@@ -109,10 +127,24 @@ class UnitList(BaseModel):
     items: list[UnitOut]
 
 
+class UnitsMessage(BaseModel):
+    """One message of ``WS /api/units/mine/stream``: the caller's units as they now are."""
+
+    event: Literal["units.mine"] = "units.mine"
+    items: list[UnitOut]
+
+
 class DispatchList(BaseModel):
     """An alarm's dispatches, oldest first."""
 
     items: list[DispatchOut]
+
+
+def _where(alarm: Alarm) -> dict[str, object]:
+    """What a crew needs to find the place of an alarm they are sent to."""
+    # TODO(#13): the site record's address and the zone list's description of alarm.zone,
+    # once site records are kept; until then the crew gets the site's name and the zone.
+    return {"site": alarm.site, "zone": alarm.zone, "zone_name": None, "address": None}
 
 
 async def _unit_out(staff: StaffServices, detail: UnitDetail) -> UnitOut:
@@ -121,7 +153,7 @@ async def _unit_out(staff: StaffServices, detail: UnitDetail) -> UnitOut:
         dispatch = DispatchOut.of(detail.dispatch)
         alarm = (await staff.dispatching.repository.get_alarm(detail.dispatch.alarm_id)).alarm
         dispatch = dispatch.model_copy(
-            update={"type_name": alarm.type_name, "site": alarm.site, "priority": alarm.priority}
+            update={"type_name": alarm.type_name, "priority": alarm.priority, **_where(alarm)}
         )
     unit = detail.unit
     return UnitOut(
@@ -132,6 +164,31 @@ async def _unit_out(staff: StaffServices, detail: UnitDetail) -> UnitOut:
         status_at=unit.status_at,
         dispatch=dispatch,
     )
+
+
+async def _units_messages(
+    staff: StaffServices, user: str, events: EventQueue
+) -> AsyncGenerator[str, None]:
+    """The user's units now, then again after each alarm change that changed them.
+
+    A dispatch, and a unit's progress on one, publish the alarm concerned (dispatched), and
+    the end of an alarm publishes it too: only those changes are looked at, so that a burst
+    of new alarms costs the phones nothing.
+    """
+    shown: UnitsMessage | None = None
+    while True:
+        details = await staff.store.units_of_user(user)
+        current = UnitsMessage(items=[await _unit_out(staff, detail) for detail in details])
+        if current != shown:
+            shown = current
+            yield current.model_dump_json()
+        watched = {u.dispatch.alarm_id for u in current.items if u.dispatch is not None}
+        while True:
+            event = await events.get()
+            if event is None:
+                return
+            if event.alarm.state is AlarmState.DISPATCHED or event.alarm.id in watched:
+                break
 
 
 async def _check_crew(request: Request, principal: Principal, user: str | None, name: str) -> None:
@@ -188,6 +245,29 @@ def units_router() -> APIRouter:
         async with audited_in(staff.store, request, principal, "unit.list", "units:mine") as store:
             details = await store.units_of_user(principal.user)
         return UnitList(items=[await _unit_out(staff, d) for d in details])
+
+    @router.websocket("/units/mine/stream")
+    async def my_units_stream(websocket: WebSocket, services: Services) -> None:
+        principal = await websocket_principal(websocket)
+        if principal is None:
+            await websocket.close(code=4401, reason="missing, invalid or revoked token")
+            return
+        if not may(principal.role, Permission.UPDATE_OWN_UNIT):
+            reason = f"may not {Permission.UPDATE_OWN_UNIT}"
+            await audit_refusal(websocket, principal, "access.denied", reason=reason)
+            await websocket.close(code=4403, reason=f"the {principal.role} role has no unit")
+            return
+        entry = audit_entry(websocket, principal, "unit.stream.open", "units:mine")
+        await record(websocket, entry)
+        async with services.events.subscribe() as queue:
+            await websocket.accept()
+            messages = _units_messages(services.staff, principal.user, queue)
+            try:
+                await push_messages(
+                    websocket, messages, recheck_seconds=services.stream_recheck_seconds
+                )
+            finally:
+                await messages.aclose()
 
     @router.post("/units/{unit_id}/status", summary="A unit reports its status")
     async def report_status(

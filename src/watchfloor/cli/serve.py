@@ -10,6 +10,7 @@ import typer
 
 from watchfloor.app import serve
 from watchfloor.cli._common import ConfigFile, DataDir, cli_settings, fail
+from watchfloor.config import SettingsError
 from watchfloor.core.errors import SecretKeyError, TaxonomyError
 
 __all__ = ["register"]
@@ -48,7 +49,7 @@ def serve_command(
     )
     try:
         asyncio.run(serve(settings, announce=lambda text: print(text, flush=True)))
-    except (TaxonomyError, SecretKeyError) as err:
+    except (TaxonomyError, SecretKeyError, SettingsError) as err:
         raise fail(str(err)) from err
     except KeyboardInterrupt:
         pass

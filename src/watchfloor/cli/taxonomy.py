@@ -43,7 +43,7 @@ def taxonomy_show(
     ] = None,
     config: ConfigFile = None,
 ) -> None:
-    """Print the taxonomy in force: every alarm type with its priority and basis."""
+    """Print the taxonomy in force: the alarm types with priority and basis, and the ladder."""
     settings = cli_settings(config)
     try:
         taxonomy = load_taxonomy(file or settings.taxonomy_file)
@@ -61,4 +61,10 @@ def taxonomy_show(
             alarm_type.basis,
             "yes" if alarm_type.raises_alarm else "log only",
         )
-    wide_console().print(table)
+    console = wide_console()
+    console.print(table)
+    steps = [
+        level.name + (f" {level.after.total_seconds():g} s later" if index else " at the deadline")
+        for index, level in enumerate(taxonomy.escalation_ladder)
+    ]
+    console.print(f"Overdue alarms escalate to: {', then '.join(steps)}", highlight=False)

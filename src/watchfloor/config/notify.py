@@ -12,6 +12,7 @@ Each entry names a ``channel`` and its target, and what it matches::
     categories = ["fire"]         # default: all
     sites = ["Depot North"]       # default: all
     max_priority = 2              # least urgent priority that fires; default 5
+    levels = ["duty_manager"]     # escalation levels reached (the taxonomy's ladder); default: all
 
 MQTT takes ``broker = "HOST:PORT"``, ``topic_prefix``, ``username``, ``password``; e-mail
 takes ``smtp = "HOST:PORT"``, ``sender``, ``to = [...]``, ``username``, ``password``,
@@ -36,7 +37,16 @@ from watchfloor.core.ports import AlarmEventKind
 __all__ = ["read_notify_rules"]
 
 _EVENTS: Final = {kind.value.removeprefix("alarm."): kind for kind in AlarmEventKind}
-_MATCH_KEYS: Final = {"name", "channel", "events", "types", "categories", "sites", "max_priority"}
+_MATCH_KEYS: Final = {
+    "name",
+    "channel",
+    "events",
+    "types",
+    "categories",
+    "sites",
+    "max_priority",
+    "levels",
+}
 _TARGET_KEYS: Final = {
     Channel.WEBHOOK: {"url", "secret"},
     Channel.MQTT: {"broker", "topic_prefix", "username", "password"},
@@ -101,6 +111,7 @@ class _Reader:
             categories=self.texts("categories"),
             sites=self.texts("sites"),
             max_priority=int(str(max_priority)),
+            levels=self.texts("levels"),
         )
 
     def target(self, channel: Channel) -> WebhookTarget | MqttTarget | EmailTarget | None:

@@ -9,4 +9,7 @@ Vocabulary (no synonyms anywhere in the code):
 - **Origin**: where an Alarm comes from: equipment, patrol (staff on duty) or call.
 - **Site**, **Device** (a DC-09 account, a camera, an NVR), **Account** (a DC-09 transmitter's
   identity), **Zone**, **Partition**, **Operator**, **Unit** (a responder that can be dispatched).
+- **Overdue**: an Alarm nobody acknowledged by its deadline. **Escalation** tells the next
+  **level** of the taxonomy's escalation **ladder** (supervisor, duty manager ...) of an overdue
+  Alarm, each level once; it never changes the Alarm's priority.
 """

@@ -15,6 +15,7 @@ from types import MappingProxyType
 __all__ = [
     "CAMERA_LINK_LOST",
     "DEFAULT_ACK_DEADLINES",
+    "DEFAULT_ESCALATION_LADDER",
     "LINK_LOST",
     "UNCLASSIFIED_SIGNAL",
     "UNREGISTERED_TRANSMITTER",
@@ -22,6 +23,7 @@ __all__ = [
     "Basis",
     "Classification",
     "CodeSystem",
+    "EscalationLevel",
     "SourceCode",
     "Taxonomy",
 ]
@@ -45,6 +47,27 @@ DEFAULT_ACK_DEADLINES: Mapping[int, timedelta | None] = MappingProxyType(
         4: timedelta(minutes=10),
         5: None,
     }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationLevel:
+    """One rung of the escalation ladder: who is told of an alarm nobody acknowledged, and when.
+
+    The operators see every alarm from the start; the ladder names who is told after them
+    (``supervisor``, ``duty_manager`` ...), each once. ``after`` is how long after the rung
+    below this one is reached; the first rung is told when the alarm becomes overdue (its
+    acknowledgement deadline), so its ``after`` is zero.
+    """
+
+    name: str
+    after: timedelta = timedelta(0)
+
+
+#: Who is told of an overdue alarm, unless the taxonomy file's ``[escalation]`` says otherwise.
+DEFAULT_ESCALATION_LADDER: tuple[EscalationLevel, ...] = (
+    EscalationLevel(name="supervisor"),
+    EscalationLevel(name="duty_manager", after=timedelta(minutes=2)),
 )
 
 
@@ -122,7 +145,8 @@ class Classification:
 class Taxonomy:
     """A validated catalogue of alarm types with its code mappings.
 
-    ``mappings`` maps a source code to (alarm type code, is-restore). Build one through
+    ``mappings`` maps a source code to (alarm type code, is-restore). ``escalation_ladder``
+    is who is told, in order, of an alarm not acknowledged by its deadline. Build one through
     ``watchfloor.taxonomy.load_taxonomy`` so that it is validated.
     """
 
@@ -132,6 +156,7 @@ class Taxonomy:
     ack_deadlines: Mapping[int, timedelta | None] = field(
         default_factory=lambda: DEFAULT_ACK_DEADLINES
     )
+    escalation_ladder: tuple[EscalationLevel, ...] = DEFAULT_ESCALATION_LADDER
 
     def classify(self, source_code: SourceCode, *, restore: bool = False) -> Classification:
         """Return the classification of a source code; unknown codes are unclassified signals.

@@ -6,28 +6,36 @@ resume it, and resolves it with an outcome once every mandatory step of the stan
 operating procedure is done (or a supervisor overrides, with a reason); a supervisor closes
 it, and a resolved or closed alarm can be reopened. Every (state, action) pair not in
 ``TRANSITIONS`` is refused with ``InvalidTransitionError``. Each change bumps ``version`` so
-that the store can refuse a change based on a stale read. An alarm nobody acknowledges by its
-deadline is escalated: its priority rises one step and a new deadline starts.
+that the store can refuse a change based on a stale read.
+
+Escalation tells more people; it never changes an alarm's priority (a burglary nobody
+acknowledged is still a burglary, and must not bury an older fire). An alarm still ``new`` at
+its acknowledgement deadline is overdue: it climbs the taxonomy's escalation ladder, the first
+rung (the supervisors) at once, each later rung when its time comes, each rung once. After the
+last rung the alarm has no deadline left and stays overdue until someone acknowledges it. The
+queue shows the most urgent priority first and, within a priority, the oldest alarm first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from watchfloor.core.alarm_types import AlarmType
+from watchfloor.core.alarm_types import AlarmType, EscalationLevel
 from watchfloor.core.errors import ConflictError, InvalidTransitionError, ProcedureIncompleteError
 from watchfloor.core.signals import Origin
 
 __all__ = [
+    "ESCALATING_STATES",
     "OPEN_STATES",
     "TIMELINE_OF_ACTION",
     "TRANSITIONS",
     "Alarm",
     "AlarmAction",
+    "AlarmOrder",
     "AlarmState",
     "Outcome",
     "TimelineEntry",
@@ -36,7 +44,8 @@ __all__ = [
     "check_sop_step",
     "claim_alarm",
     "escalate_alarm",
-    "is_overdue",
+    "escalation_due",
+    "queue_key",
 ]
 
 
@@ -61,6 +70,16 @@ class AlarmAction(StrEnum):
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
+
+
+class AlarmOrder(StrEnum):
+    """How a listing of alarms is ordered."""
+
+    #: The operators' queue: open alarms first, by ``queue_key`` (priority, then the oldest);
+    #: then the others, newest first.
+    QUEUE = "queue"
+    #: Newest first (highest id first): the log.
+    NEWEST = "newest"
 
 
 class Outcome(StrEnum):
@@ -95,6 +114,9 @@ TRANSITIONS: Mapping[tuple[AlarmState, AlarmAction], AlarmState] = MappingProxyT
 OPEN_STATES = frozenset(
     {AlarmState.NEW, AlarmState.ACKNOWLEDGED, AlarmState.DISPATCHED, AlarmState.HELD}
 )
+
+#: States in which a passed deadline climbs the escalation ladder: nobody has the alarm yet.
+ESCALATING_STATES = frozenset({AlarmState.NEW})
 
 
 class TimelineKind(StrEnum):
@@ -138,9 +160,11 @@ class Alarm:
     """The operator-facing case built from one or more signals.
 
     ``id`` is 0 until the store assigns one. ``site`` is None for an unregistered device.
-    ``sop_done`` holds the indexes of the procedure's steps done so far; ``ack_deadline`` is
-    when the alarm escalates unless acknowledged (None: never). ``flooded`` marks an alarm
-    into which flood control folded signals that would have opened alarms of their own.
+    ``sop_done`` holds the indexes of the procedure's steps done so far. ``ack_deadline`` is
+    when the alarm next climbs the escalation ladder unless acknowledged (None: never, or no
+    rung left); ``escalation_count`` is how many rungs it climbed and ``escalation_level`` the
+    name of the last one (None: none). ``flooded`` marks an alarm into which flood control
+    folded signals that would have opened alarms of their own.
     """
 
     id: int
@@ -168,6 +192,7 @@ class Alarm:
     resolved_by: str | None = None
     ack_deadline: datetime | None = None
     escalation_count: int = 0
+    escalation_level: str | None = None
     sop_done: frozenset[int] = frozenset()
     flooded: bool = False
     version: int = 1
@@ -176,6 +201,11 @@ class Alarm:
     def is_open(self) -> bool:
         """Whether new signals of the same device, type and zone still join this alarm."""
         return self.state in OPEN_STATES
+
+    @property
+    def overdue(self) -> bool:
+        """Whether nobody acknowledged the alarm by its deadline (it climbed the ladder)."""
+        return self.state in ESCALATING_STATES and self.escalation_count > 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,29 +322,51 @@ def check_sop_step(alarm: Alarm, alarm_type: AlarmType, index: int, *, done: boo
     return replace(alarm, sop_done=frozenset(steps), version=alarm.version + 1)
 
 
-def is_overdue(alarm: Alarm, now: datetime) -> bool:
-    """Whether the alarm is still unacknowledged past its deadline."""
+def escalation_due(alarm: Alarm, now: datetime) -> bool:
+    """Whether the alarm is still unacknowledged at ``now`` past its next deadline."""
     return (
-        alarm.state is AlarmState.NEW
+        alarm.state in ESCALATING_STATES
         and alarm.ack_deadline is not None
         and alarm.ack_deadline <= now
     )
 
 
-def escalate_alarm(
-    alarm: Alarm, *, at: datetime, deadlines: Mapping[int, timedelta | None]
-) -> Alarm:
-    """Return the alarm escalated at ``at``: one priority step up, with a new deadline.
+def escalate_alarm(alarm: Alarm, *, at: datetime, ladder: Sequence[EscalationLevel]) -> Alarm:
+    """Return the alarm one rung up the escalation ladder; its priority never changes.
 
-    A priority-1 alarm stays at 1 and escalates again after its deadline, so that nobody
-    can lose it. ``deadlines`` maps a priority to its acknowledgement deadline.
+    The next deadline is the rung after's ``after`` past the deadline just passed, so that a
+    late check (a node restarted) does not push the rest of the ladder back; with no rung
+    left there is no deadline. A ladder shorter than the rungs already climbed (the taxonomy
+    file changed) only ends the deadlines.
+
+    Args:
+        alarm: the alarm as last read; ``escalation_due(alarm, at)`` must hold.
+        at: when (from the injected clock).
+        ladder: the taxonomy's ``escalation_ladder``.
+
+    Raises:
+        InvalidTransitionError: the alarm is not due (acknowledged, or before its deadline).
     """
-    priority = max(1, alarm.priority - 1)
-    within = deadlines.get(priority)
+    if not escalation_due(alarm, at) or alarm.ack_deadline is None:
+        raise InvalidTransitionError(alarm.state, "escalate")
+    reached = alarm.escalation_count
+    if reached >= len(ladder):
+        return replace(alarm, ack_deadline=None, version=alarm.version + 1)
+    following = ladder[reached + 1] if reached + 1 < len(ladder) else None
     return replace(
         alarm,
-        priority=priority,
-        escalation_count=alarm.escalation_count + 1,
-        ack_deadline=at + within if within is not None else None,
+        escalation_count=reached + 1,
+        escalation_level=ladder[reached].name,
+        ack_deadline=None if following is None else alarm.ack_deadline + following.after,
         version=alarm.version + 1,
     )
+
+
+def queue_key(alarm: Alarm) -> tuple[int, datetime, int]:
+    """Return the sort key of the operators' queue: priority, then the oldest first.
+
+    The most urgent priority comes first; within a priority the alarm raised first (and so
+    the longest overdue) comes first, whatever came in after it. The store orders its
+    listing by the same columns.
+    """
+    return (alarm.priority, alarm.first_at, alarm.id)

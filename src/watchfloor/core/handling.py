@@ -22,6 +22,7 @@ from watchfloor.core.alarms import (
     check_sop_step,
     claim_alarm,
     escalate_alarm,
+    escalation_due,
 )
 from watchfloor.core.correlation import SYSTEM_ACTOR
 from watchfloor.core.errors import ConflictError
@@ -126,27 +127,40 @@ class AlarmHandling:
         return await self._save(previous, updated, [entry])
 
     async def escalate_overdue(self) -> list[Alarm]:
-        """Escalate every alarm past its acknowledgement deadline; return those escalated.
+        """Move every alarm past its deadline up the escalation ladder; return each step.
 
-        Safe to run on several nodes and after a restart: a deadline is stored with the
-        alarm, and an alarm escalated elsewhere meanwhile is skipped (stale version).
+        One rung at a time, each its own stored change, timeline entry and published
+        ``alarm.escalated`` event (so that the notification rules of each rung fire), until
+        the alarm's next deadline is still ahead or no rung is left. Safe to run on several
+        nodes and after a restart: the deadline is stored with the alarm, and an alarm moved
+        elsewhere meanwhile is skipped (stale version), so no rung is told twice.
         """
         now = self.clock.now()
+        ladder = self.taxonomy.escalation_ladder
         escalated: list[Alarm] = []
-        for previous in await self.repository.overdue_alarms(now):
-            updated = escalate_alarm(previous, at=now, deadlines=self.taxonomy.ack_deadlines)
-            entry = TimelineEntry(
-                at=now,
-                kind=TimelineKind.ESCALATED,
-                actor=SYSTEM_ACTOR,
-                detail=f"not acknowledged in time: priority {previous.priority} -> "
-                f"{updated.priority}",
-            )
-            try:
-                stored = await self._save(previous, updated, [entry], kind=AlarmEventKind.ESCALATED)
-            except ConflictError:
-                continue
-            escalated.append(stored)
+        for alarm in await self.repository.overdue_alarms(now):
+            while escalation_due(alarm, now):
+                updated = escalate_alarm(alarm, at=now, ladder=ladder)
+                if updated.escalation_count == alarm.escalation_count:
+                    # The ladder has fewer rungs than this alarm climbed: only the deadline ends.
+                    entries, kind = [], AlarmEventKind.UPDATED
+                else:
+                    entries = [
+                        TimelineEntry(
+                            at=now,
+                            kind=TimelineKind.ESCALATED,
+                            actor=SYSTEM_ACTOR,
+                            detail=f"escalated to {_spoken(updated.escalation_level)}: "
+                            "not acknowledged in time",
+                        )
+                    ]
+                    kind = AlarmEventKind.ESCALATED
+                try:
+                    alarm = await self._save(alarm, updated, entries, kind=kind)
+                except ConflictError:
+                    break
+                if kind is AlarmEventKind.ESCALATED:
+                    escalated.append(alarm)
         return escalated
 
     async def _save(
@@ -159,3 +173,7 @@ class AlarmHandling:
         stored = await self.repository.save_alarm(previous, updated, entries)
         self.publish(AlarmEvent(kind=kind, alarm=stored))
         return stored
+
+
+def _spoken(level: str | None) -> str:
+    return (level or "").replace("_", " ")

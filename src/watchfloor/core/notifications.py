@@ -1,8 +1,12 @@
 """Notifications out: which rule fires for which alarm change, and what each receiver gets.
 
 Theory of operation: an administrator configures rules (``[[notify]]`` in the config file);
-each names one channel with its target and a match on event, alarm type, category, priority
-and site. For every committed alarm change, ``matching_rules`` picks the rules that fire.
+each names one channel with its target and a match on event, alarm type, category, priority,
+site and escalation level. For every committed alarm change, ``matching_rules`` picks the
+rules that fire. An alarm nobody acknowledged climbs the taxonomy's escalation ladder one
+level at a time, each an ``alarm.escalated`` change: a rule with ``levels`` fires only once
+the alarm has reached one of them, so that each level's people are told through their own
+channel (the supervisors' pager at the first level, the duty manager's phone at the next).
 What leaves watchfloor is a ``Notice``: the alarm's id, type, category, priority, site, state
 and times, and nothing else. Never the signals' free text, a caller's number, a guard's or
 operator's name, a device or zone name: a receiving agency needs to know what happened where,
@@ -50,6 +54,7 @@ __all__ = [
     "cap_alert_of",
     "email_of",
     "encode_notice",
+    "levels_off_the_ladder",
     "matching_rules",
     "mqtt_topic",
     "notice_of",
@@ -70,6 +75,8 @@ class Match:
     """Which alarm changes a rule fires for; an empty set matches everything.
 
     ``max_priority`` is the least urgent priority that still fires (1 is the most urgent).
+    ``levels`` names escalation levels (``supervisor``, ``duty_manager`` ...): the rule fires
+    only for alarms whose last level reached is one of them (none: any alarm).
     """
 
     events: frozenset[AlarmEventKind] = frozenset({AlarmEventKind.CREATED})
@@ -77,6 +84,7 @@ class Match:
     categories: frozenset[str] = frozenset()
     sites: frozenset[str] = frozenset()
     max_priority: int = 5
+    levels: frozenset[str] = frozenset()
 
     def matches(self, event: AlarmEvent) -> bool:
         """Return whether the change fires the rule."""
@@ -89,6 +97,7 @@ class Match:
             and (not self.categories or alarm.category in self.categories)
             and (not self.sites or alarm.site in self.sites)
             and alarm.priority <= self.max_priority
+            and (not self.levels or alarm.escalation_level in self.levels)
         )
 
 
@@ -155,6 +164,8 @@ class Notice:
     dispatched_at: datetime | None
     resolved_at: datetime | None
     version: int
+    overdue: bool = False
+    escalation_level: str | None = None
 
 
 class DeliveryOutcome(StrEnum):
@@ -233,12 +244,29 @@ def notice_of(event: AlarmEvent) -> Notice:
         dispatched_at=alarm.dispatched_at,
         resolved_at=alarm.resolved_at,
         version=alarm.version,
+        overdue=alarm.overdue,
+        escalation_level=alarm.escalation_level,
     )
 
 
 def matching_rules(rules: Iterable[NotificationRule], event: AlarmEvent) -> list[NotificationRule]:
     """Return the rules (but CAP's, which is a feed) that fire for a change, in order."""
     return [r for r in rules if r.channel is not Channel.CAP and r.match.matches(event)]
+
+
+def levels_off_the_ladder(rules: Iterable[NotificationRule], ladder: Iterable[str]) -> list[str]:
+    """Return a problem for each escalation level a rule names that the ladder does not have.
+
+    Such a rule would never fire: the check runs at start-up, with the taxonomy in force.
+    """
+    names = list(ladder)
+    return [
+        f"notify rule {rule.name!r}: level {level!r} is not on the escalation ladder "
+        f"({', '.join(names)}; the taxonomy file's [escalation])"
+        for rule in rules
+        for level in sorted(rule.match.levels)
+        if level not in names
+    ]
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -262,6 +290,8 @@ def encode_notice(notice: Notice) -> bytes:
             "acknowledged_at": _time(notice.acknowledged_at),
             "dispatched_at": _time(notice.dispatched_at),
             "resolved_at": _time(notice.resolved_at),
+            "overdue": notice.overdue,
+            "escalation_level": notice.escalation_level,
             "version": notice.version,
         },
     }
@@ -286,11 +316,15 @@ def email_of(notice: Notice) -> tuple[str, str]:
     """Return the subject and plain-text body of a notice's e-mail."""
     site = notice.site or "(no site)"
     subject = f"[watchfloor] P{notice.priority} {notice.type_name} at {site} ({notice.state})"
+    if notice.event is AlarmEventKind.ESCALATED and notice.escalation_level:
+        level = notice.escalation_level.replace("_", " ")
+        subject += f": not acknowledged, escalated to {level}"
     lines = [
         f"Alarm {notice.alarm_id}: {notice.type_name} ({notice.type_code}, {notice.category})",
         f"Site: {site}",
         f"Priority: {notice.priority}",
-        f"State: {notice.state}",
+        f"State: {notice.state}"
+        + (" (overdue: not acknowledged in time)" if notice.overdue else ""),
         f"First signal: {notice.first_at.isoformat()}",
         f"Last signal: {notice.last_at.isoformat()}",
     ]

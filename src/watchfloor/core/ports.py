@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, Self
 
-from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
+from watchfloor.core.alarms import Alarm, AlarmOrder, AlarmState, TimelineEntry
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
@@ -140,11 +140,14 @@ class AlarmStore(AuditedStore, Protocol):
         type_code: int | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        order: AlarmOrder = AlarmOrder.NEWEST,
     ) -> list[Alarm]:
-        """Return alarms newest first (highest id first).
+        """Return a page of alarms, newest first (highest id first) or in queue order.
 
-        Only those with id < ``after`` if given, filtered by state, site name, device name,
-        type code and the time first raised (``start`` <= first_at < ``end``) where given.
+        The page continues after the alarm with id ``after`` (the previous page's last) if
+        given; filtered by state, site name, device name, type code and the time first
+        raised (``start`` <= first_at < ``end``) where given. ``QUEUE`` order lists the open
+        alarms first by ``core.alarms.queue_key``, then the others newest first.
         """
         ...
 

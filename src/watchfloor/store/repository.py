@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import ColumnElement, Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from watchfloor.core.alarms import Alarm, AlarmState, TimelineEntry
+from watchfloor.core.alarms import Alarm, AlarmOrder, AlarmState, TimelineEntry
 from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.ports import AlarmDetail
@@ -17,6 +17,7 @@ from watchfloor.core.signals import SignalRecord
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import SupervisedDevice, supervision_deadline
 from watchfloor.store._accounts import changed_values, check_change, find_account
+from watchfloor.store._alarm_lists import read_alarm_page
 from watchfloor.store._alarm_writes import write_alarm_change
 from watchfloor.store._errors import translate_errors
 from watchfloor.store._rows import (
@@ -93,40 +94,43 @@ class SqlRepository(AuditedUnit):
         type_code: int | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        order: AlarmOrder = AlarmOrder.NEWEST,
     ) -> list[Alarm]:
-        """Return alarms newest first (highest id first), those with id < ``after`` if given.
+        """Return a page of alarms, newest first (highest id first) or in queue order.
 
         Args:
             state: only alarms in this state.
             limit: at most this many.
-            after: only those with an id lower than this (the previous page's last id).
+            after: the previous page's last id: the page continues after it (newest first:
+                the ids lower than it).
             site: only alarms of the site of this name.
             device: only alarms of the device of this name (``Alarm.device``, as shown).
             type_code: only alarms of this alarm type.
             start: only alarms first raised at or after this time.
             end: only alarms first raised before this time.
+            order: ``NEWEST``, or ``QUEUE``: open alarms first by priority, then oldest
+                first (``core.alarms.queue_key``), then the others newest first.
 
         Raises:
             StoreUnavailableError: the database could not be read.
         """
-        query = select(alarms).order_by(alarms.c.id.desc()).limit(limit)
+        conditions: list[ColumnElement[bool]] = []
         filters = (
             (alarms.c.state, None if state is None else state.value),
             (alarms.c.site, site),
             (alarms.c.device, device),
             (alarms.c.type_code, type_code),
         )
-        for column, value in filters:
-            if value is not None:
-                query = query.where(column == value)
-        if after is not None:
-            query = query.where(alarms.c.id < after)
+        conditions.extend(column == value for column, value in filters if value is not None)
         if start is not None:
-            query = query.where(alarms.c.first_at >= start)
+            conditions.append(alarms.c.first_at >= start)
         if end is not None:
-            query = query.where(alarms.c.first_at < end)
-        rows = await self._read(query)
-        return [alarm_from_row(row) for row in rows]
+            conditions.append(alarms.c.first_at < end)
+        with translate_errors("read the store"):
+            async with self._read_transaction() as connection:
+                return await read_alarm_page(
+                    connection, conditions, order=order, limit=limit, after=after
+                )
 
     async def save_alarm(
         self, previous: Alarm, updated: Alarm, entries: Sequence[TimelineEntry]

@@ -238,9 +238,12 @@ alarms = Table(
     Column("claimed_by", Text, nullable=True),
     Column("acknowledged_by", Text, nullable=True),
     Column("resolved_by", Text, nullable=True),
-    # When a new alarm escalates unless acknowledged (None: never); see overdue_alarms.
+    # When a new alarm next climbs the escalation ladder unless acknowledged (None: never, or
+    # no level left); see overdue_alarms.
     Column("ack_deadline", UtcDateTime, nullable=True),
+    # How many levels of the ladder were told, and the name of the last (None: none).
     Column("escalation_count", Integer, nullable=False, server_default=text("0")),
+    Column("escalation_level", Text, nullable=True),
     # The indexes of the procedure steps done, as a JSON list of ints.
     Column("sop_done", Text, nullable=False, server_default=text("'[]'")),
     # Flood control folded into this alarm signals that would have opened alarms of their own.

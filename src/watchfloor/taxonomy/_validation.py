@@ -16,11 +16,13 @@ from types import MappingProxyType
 
 from watchfloor.core.alarm_types import (
     DEFAULT_ACK_DEADLINES,
+    DEFAULT_ESCALATION_LADDER,
     UNCLASSIFIED_SIGNAL,
     UNREGISTERED_TRANSMITTER,
     AlarmType,
     Basis,
     CodeSystem,
+    EscalationLevel,
     SourceCode,
     Taxonomy,
 )
@@ -28,7 +30,13 @@ from watchfloor.core.errors import TaxonomyError
 
 __all__ = ["build_taxonomy"]
 
-_TOP_KEYS = ("version", "types", "acknowledge_within", *(system.value for system in CodeSystem))
+_TOP_KEYS = (
+    "version",
+    "types",
+    "acknowledge_within",
+    "escalation",
+    *(system.value for system in CodeSystem),
+)
 _TYPE_KEYS = (
     "code",
     "name",
@@ -44,6 +52,13 @@ _STEP_KEYS = ("step", "optional")
 _MAX_DEADLINE_SECONDS = 86_400
 _OPTIONAL_TYPE_KEYS = frozenset({"raises_alarm", "ack_within_seconds"})
 _MAPPING_KEYS = ("type", "restore")
+_ESCALATION_KEYS = ("ladder",)
+_LEVEL_KEYS = ("level", "after_seconds")
+#: The most rungs a ladder may have: each one is a group of people woken at night.
+_MAX_LEVELS = 5
+_LEVEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: The rung below every ladder: the operators see each alarm from the start.
+_BASE_LEVEL = "operator"
 
 _MIN_CODE, _MAX_CODE = 1, 999
 _MIN_PRIORITY, _MAX_PRIORITY = 1, 5
@@ -106,6 +121,7 @@ class _Builder:
     deadlines: dict[int, timedelta | None] = field(
         default_factory=lambda: dict(DEFAULT_ACK_DEADLINES)
     )
+    ladder: tuple[EscalationLevel, ...] = DEFAULT_ESCALATION_LADDER
 
     def report(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -120,6 +136,8 @@ class _Builder:
         elif not isinstance(version, str) or not version.strip():
             self.report("version", "must be a non-empty string")
         self.read_deadlines(document.get("acknowledge_within", {}))
+        if "escalation" in document:
+            self.read_escalation(document["escalation"])
         self.read_types(document.get("types"))
         for system in CodeSystem:
             self.read_mappings(system, document.get(system.value, {}))
@@ -281,6 +299,72 @@ class _Builder:
                 continue
             self.deadlines[priority] = timedelta(seconds=seconds) if seconds else None
 
+    def read_escalation(self, table: object) -> None:
+        """``[escalation] ladder = [{ level = "supervisor" }, { level = ..., after_seconds = N }]``.
+
+        The first rung is told when an alarm becomes overdue, each later one ``after_seconds``
+        after the rung before it.
+        """
+        form = 'a table like ladder = [{ level = "supervisor" }, ...]'
+        if not isinstance(table, dict):
+            self.report("escalation", f"must be {form}")
+            return
+        for key in table:
+            if key not in _ESCALATION_KEYS:
+                self.report("escalation", f"unknown key {_show(key)}")
+        if "ladder" not in table:
+            self.report("escalation", f'missing key "ladder": {form}')
+            return
+        entries = table["ladder"]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            self.report("escalation.ladder", f"must be a list of tables: {form}")
+            return
+        if not 1 <= len(entries) <= _MAX_LEVELS:
+            self.report("escalation.ladder", f"must name 1 to {_MAX_LEVELS} levels")
+            return
+        seen: set[str] = set()
+        levels = [self.read_level(index, entry, seen) for index, entry in enumerate(entries)]
+        if all(level is not None for level in levels):
+            self.ladder = tuple(level for level in levels if level is not None)
+
+    def read_level(
+        self, index: int, entry: Mapping[str, object], seen: set[str]
+    ) -> EscalationLevel | None:
+        name = entry.get("level")
+        where = f"escalation.ladder[{index}]"
+        if isinstance(name, str):
+            where += f" {_show(name)}"
+        before = len(self.problems)
+        for key in entry:
+            if key not in _LEVEL_KEYS:
+                self.report(where, f"unknown key {_show(key)}")
+        if not isinstance(name, str) or not _LEVEL_NAME.fullmatch(name):
+            self.report(where, 'level must be a lower-case name such as "duty_manager"')
+        elif name == _BASE_LEVEL:
+            self.report(where, "operators see every alarm from the start: list who comes after")
+        elif name in seen:
+            self.report(where, "the level is named twice: each level is told once")
+        else:
+            seen.add(name)
+        after = entry.get("after_seconds")
+        if index == 0 and after is not None:
+            self.report(
+                where,
+                "the first level is told when the alarm becomes overdue (its acknowledgement "
+                "deadline): remove after_seconds",
+            )
+        elif index > 0 and after is None:
+            self.report(where, 'missing key "after_seconds" (how long after the level before)')
+        elif index > 0 and not (_seconds(after) or 0) > 0:
+            self.report(
+                where,
+                f"after_seconds {_show(after)} is not a number of seconds above 0 and at "
+                f"most {_MAX_DEADLINE_SECONDS}",
+            )
+        if len(self.problems) > before or not isinstance(name, str):
+            return None
+        return EscalationLevel(name=name, after=timedelta(seconds=_seconds(after) or 0))
+
     def read_type_deadline(
         self, where: str, entry: Mapping[str, object], priority: int | None
     ) -> timedelta | None:
@@ -355,4 +439,5 @@ def build_taxonomy(document: Mapping[str, object], *, source: str) -> Taxonomy:
         types=MappingProxyType(dict(sorted(builder.types.items()))),
         mappings=MappingProxyType(builder.mappings),
         ack_deadlines=MappingProxyType(builder.deadlines),
+        escalation_ladder=builder.ladder,
     )
