@@ -8,9 +8,32 @@ from collections.abc import AsyncIterator
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from watchfloor.api.auth import websocket_principal
+from watchfloor.api.audit import audit_entry, record
+from watchfloor.api.auth import audit_refusal, websocket_principal
+from watchfloor.core.principals import Permission, Principal, may
 
-__all__ = ["push_messages"]
+__all__ = ["open_stream", "push_messages"]
+
+
+async def open_stream(
+    websocket: WebSocket, permission: Permission, *, action: str, target: str | None = None
+) -> Principal | None:
+    """Return who opens a stream that needs ``permission``, audited; None once refused.
+
+    No valid token or session: closed 4401 (``websocket_principal`` audits the attempt); a
+    role without the permission: audited and closed 4403.
+    """
+    principal = await websocket_principal(websocket)
+    if principal is None:
+        await websocket.close(code=4401, reason="missing, invalid or revoked token")
+        return None
+    if not may(principal.role, permission):
+        reason = f"may not {permission}"
+        await audit_refusal(websocket, principal, "access.denied", reason=reason)
+        await websocket.close(code=4403, reason=f"the {principal.role} role {reason}")
+        return None
+    await record(websocket, audit_entry(websocket, principal, action, target))
+    return principal
 
 
 async def push_messages(

@@ -6,13 +6,11 @@ from collections.abc import AsyncGenerator
 
 from fastapi import APIRouter, WebSocket
 
-from watchfloor.api._websockets import push_messages
-from watchfloor.api.audit import audit_entry, record
-from watchfloor.api.auth import audit_refusal, websocket_principal
+from watchfloor.api._websockets import open_stream, push_messages
 from watchfloor.api.schemas import StreamMessage
 from watchfloor.api.services import Services
 from watchfloor.core.ports import EventQueue
-from watchfloor.core.principals import Permission, may
+from watchfloor.core.principals import Permission
 
 __all__ = ["stream_router"]
 
@@ -23,18 +21,8 @@ def stream_router() -> APIRouter:
 
     @router.websocket("/stream")
     async def stream(websocket: WebSocket, services: Services) -> None:
-        principal = await websocket_principal(websocket)
-        if principal is None:
-            await websocket.close(code=4401, reason="missing, invalid or revoked token")
+        if await open_stream(websocket, Permission.READ_ALARMS, action="stream.open") is None:
             return
-        if not may(principal.role, Permission.READ_ALARMS):
-            reason = f"may not {Permission.READ_ALARMS}"
-            await audit_refusal(websocket, principal, "access.denied", reason=reason)
-            await websocket.close(
-                code=4403, reason=f"the {principal.role} role may not read alarms"
-            )
-            return
-        await record(websocket, audit_entry(websocket, principal, "stream.open"))
         async with services.events.subscribe() as queue:
             await websocket.accept()
             messages = _messages(queue)

@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from watchfloor.api._websockets import push_messages
-from watchfloor.api.audit import audit_entry, audited_in, audited_use_case, record
-from watchfloor.api.auth import allowed, audit_refusal, websocket_principal
+from watchfloor.api._websockets import open_stream, push_messages
+from watchfloor.api.audit import audited_in, audited_use_case
+from watchfloor.api.auth import allowed, audit_refusal
 from watchfloor.api.params import AlarmId, BodyId, DispatchId, UnitId
 from watchfloor.api.schemas import AlarmOut
 from watchfloor.api.services import Services
@@ -248,17 +248,11 @@ def units_router() -> APIRouter:
 
     @router.websocket("/units/mine/stream")
     async def my_units_stream(websocket: WebSocket, services: Services) -> None:
-        principal = await websocket_principal(websocket)
+        principal = await open_stream(
+            websocket, Permission.UPDATE_OWN_UNIT, action="unit.stream.open", target="units:mine"
+        )
         if principal is None:
-            await websocket.close(code=4401, reason="missing, invalid or revoked token")
             return
-        if not may(principal.role, Permission.UPDATE_OWN_UNIT):
-            reason = f"may not {Permission.UPDATE_OWN_UNIT}"
-            await audit_refusal(websocket, principal, "access.denied", reason=reason)
-            await websocket.close(code=4403, reason=f"the {principal.role} role has no unit")
-            return
-        entry = audit_entry(websocket, principal, "unit.stream.open", "units:mine")
-        await record(websocket, entry)
         async with services.events.subscribe() as queue:
             await websocket.accept()
             messages = _units_messages(services.staff, principal.user, queue)
