@@ -473,7 +473,12 @@ async function resolve(event) {
   showMessage("resolve-message", "Saving…", "info");
   await write(id, "resolve-message", "resolve", "Resolved",
     () => api(`/api/alarms/${id}/resolve`, { method: "POST", body }), {
-      onSuccess: () => { $("resolve").reset(); $("override-row").hidden = true; },
+      onSuccess: () => {
+        $("resolve").reset();
+        $("override-row").hidden = true;
+        // The fields close with the alarm's resolution: keys act on the alarm again (x closes).
+        if (id === selectedId) $("detail").focus();
+      },
       onFailure: (err) => {
         // Only supervisors may resolve with steps missing: the field is theirs alone.
         if (supervising && err instanceof ApiError && err.body.error === "sop_incomplete") {
