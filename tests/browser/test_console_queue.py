@@ -4,7 +4,9 @@ at 1920x1080 beside the detail (real server, Debian's Chromium)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
@@ -56,6 +58,27 @@ def test_of_two_alarms_of_one_priority_the_older_comes_first(
     expect(rows.nth(0)).to_contain_text("Order Fire")
     expect(rows.nth(1)).to_contain_text("Order Older")
     expect(rows.nth(2)).to_contain_text("Order Newer")
+
+
+def test_an_alarm_past_its_deadline_is_marked_overdue_in_red_and_keeps_its_priority(
+    server: ServerProcess, page: Page, panel: Panel
+) -> None:
+    page.clock.install(time=datetime.now(UTC))
+    console = sign_in(page, server.base_url)
+    panel("E401", "Overdue Lane", "FA01")  # P1: acknowledge within 30 s
+    row = console.locator("#alarms tr", has_text="Overdue Lane")
+    expect(row.locator("td.waiting")).to_have_attribute("data-level", "ok")
+    console.clock.run_for(20_000)
+    expect(row.locator("td.waiting")).to_have_attribute("data-level", "soon")
+    console.clock.run_for(11_000)
+    expect(row.locator("td.waiting")).to_have_attribute("data-level", "overdue")
+    expect(row).to_have_attribute("aria-label", re.compile(", overdue"))
+    expect(row).to_have_attribute("data-priority", "1")
+    expect(console.locator("#counts")).to_contain_text("overdue")
+    row.click()
+    expect(console.locator("#detail dd.escalation")).to_contain_text("overdue")
+    console.keyboard.press("a")
+    expect(row.locator("td.waiting")).to_have_attribute("data-level", "idle")
 
 
 def test_filters_and_search_narrow_the_queue_and_say_what_they_hide(

@@ -302,14 +302,8 @@ export function createQueue({ alarms, selected, me, onSelect, muted }) {
     if (want.length) measure(want[0]);
   }
 
-  /** Refresh the waiting times and overdue marks of the rows on screen (each second). */
-  function tick() {
-    const now = Date.now();
-    for (const entry of view) {
-      const tr = drawn.get(entry.key);
-      if (tr) fillWaiting(tr, entry.alarm, now);
-    }
-  }
+  /** Refresh the waiting times, overdue marks and counts (each second): time alone changes them. */
+  function tick() { update(); }
 
   // ---- moving and folding ----------------------------------------------------------------
 
