@@ -323,8 +323,9 @@ export function createQueue({ alarms, selected, me, onSelect, muted }) {
     const rowTop = index * height;
     const room = box.height - box.head;
     let top = box.top;
-    if (rowTop < top) top = rowTop;
-    else if (rowTop + height > top + room) top = rowTop + height - room;
+    // Off screen: bring it a third of the way down, with what comes next in sight, so that
+    // walking on with j scrolls once a screen, not at every row.
+    if (rowTop < top || rowTop + height > top + room) top = Math.max(0, rowTop - Math.floor(room / 3));
     if (top === box.top) return;
     box.top = top;
     scroller.scrollTop = top;
