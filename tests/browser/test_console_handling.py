@@ -185,6 +185,8 @@ def test_an_acknowledgement_that_lost_the_race_says_what_the_alarm_is_now(
     alarm_id = alarm_id_of(row)
     row.click()
     expect(action(console, "acknowledge")).to_be_enabled()
+    # The alarm's record has arrived: no read begun before the gate closes can answer after it.
+    expect(console.locator("#timeline tr[data-kind=created]")).to_have_count(1)
 
     gate.closed = True  # the console does not hear of the next change
     assert api.post(f"/api/alarms/{alarm_id}/acknowledge").status_code == 200

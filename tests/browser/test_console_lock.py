@@ -103,6 +103,9 @@ def test_an_idle_console_locks_and_still_shows_a_new_alarm_after_90_seconds(
     lock = console.locator("#lock")
     expect(lock).to_be_visible()
     expect(console.locator("#lock-title")).to_have_text("Console locked")
+    console.reload()  # a reload (or another tab) does not open the lock
+    expect(lock).to_be_visible()
+    expect(console.locator("#connection")).to_have_text("live")
     _call(base_url, "Roof Garden")
     row = console.locator("#alarms tr", has_text="Roof Garden")
     expect(row).to_be_visible()

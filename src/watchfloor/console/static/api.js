@@ -2,6 +2,8 @@
 // that carry one, a bearer token in; JSON or an ApiError out.
 export const TOKEN_KEY = "watchfloor.token";
 export const CSRF_KEY = "watchfloor.csrf";
+/** Set while a console in this browser is locked (presence.js); a sign-in clears it. */
+export const LOCK_KEY = "watchfloor.locked";
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
@@ -57,6 +59,7 @@ export async function postLogin(body) {
   if (response.ok) {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.setItem(CSRF_KEY, payload.csrf_token);
+    localStorage.removeItem(LOCK_KEY);
   }
   return {
     ok: response.ok, status: response.status, payload,

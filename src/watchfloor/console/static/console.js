@@ -12,8 +12,8 @@ import { attachDispatch } from "./dispatch.js";
 import { describeExtensions, renderEvent } from "./event.js";
 import { formatTime, tickDeadlines } from "./format.js";
 import {
-  ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, describeError, escalationText, isAlerting,
-  isOverdue,
+  ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, compareAlarms, describeError, escalationText,
+  isAlerting, isOverdue,
 } from "./lifecycle.js";
 import { attachPresence } from "./presence.js";
 import { createQueue } from "./queue.js";
@@ -118,10 +118,13 @@ function renderQueue(freshId) {
 
 function waitingSummary() {
   const waiting = [...alarms.values()].filter((a) => a.state === "new");
-  const newest = waiting.reduce((a, b) => (a === null || b.id > a.id ? b : a), null);
-  if (!newest) return "No alarm waits for acknowledgement.";
-  return `${waiting.length} alarms wait for acknowledgement. Newest: P${newest.priority} ` +
-    `${newest.type_name}${newest.site ? ` at ${newest.site}` : ""}, ${formatTime(newest.first_at)}.`;
+  if (waiting.length === 0) return "No alarm waits for acknowledgement.";
+  const urgent = waiting.reduce((a, b) => (compareAlarms(b, a) < 0 ? b : a));
+  const newest = waiting.reduce((a, b) => (b.id > a.id ? b : a));
+  const name = (a) => `P${a.priority} ${a.type_name}${a.site ? ` at ${a.site}` : ""}`;
+  return `${waiting.length} alarms wait for acknowledgement. Most urgent: ${name(urgent)}, ` +
+    `since ${formatTime(urgent.first_at)}.` +
+    (newest === urgent ? "" : ` Newest: ${name(newest)}, ${formatTime(newest.first_at)}.`);
 }
 
 function moveSelection(step) {

@@ -11,8 +11,8 @@
 //   being received.
 // Consoles opened with an API token (wallboards) have no password to unlock with: they neither
 // lock nor keep a session alive.
-import { CSRF_KEY, api, loginRefusal, postLogin } from "./api.js";
-import { armSound, warn } from "./sound.js";
+import { CSRF_KEY, LOCK_KEY, api, loginRefusal, postLogin } from "./api.js";
+import { armSound, soundArmed, warn } from "./sound.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -78,6 +78,8 @@ export function attachPresence({ onUnlock, summary }) {
   function lock(reason) {
     if (locked === "ended" || locked === reason) return;
     locked = reason;
+    // Kept for this browser: a reload or another tab opens locked too (a sign-in clears it).
+    localStorage.setItem(LOCK_KEY, reason);
     const words = WORDS[reason];
     $("start").hidden = true;
     $("lock").hidden = false;
@@ -133,7 +135,9 @@ export function attachPresence({ onUnlock, summary }) {
 
   /** Redraw what the lock screen says waits (after each change of the queue). */
   function refresh() {
-    if (locked) $("lock-waiting").textContent = summary();
+    if (!locked) return;
+    $("lock-waiting").textContent = summary();
+    $("lock-sound").hidden = soundArmed();
   }
 
   // ---- keep-alive ------------------------------------------------------------------------
@@ -158,9 +162,11 @@ export function attachPresence({ onUnlock, summary }) {
     lastActivity = Date.now();
     clearInterval(keepAlive);
     keepAlive = setInterval(ping, Math.min(60000, Math.max(5000, idleMs / 4)));
+    if (localStorage.getItem(LOCK_KEY)) lock("idle");
   }
 
   for (const type of ACTIVITY) document.addEventListener(type, touched, { capture: true, passive: true });
+  setInterval(refresh, 1000); // the sound's state, once a key press armed it
   for (const type of ["keydown", "pointerdown"]) {
     document.addEventListener(type, onStartGesture, { capture: true });
     // Any later gesture arms the sound too (a browser may suspend audio after a while).
