@@ -104,6 +104,27 @@ async def test_alarm_from_new_to_closed(client: httpx.AsyncClient, platform: Pla
     assert "outcome: false" in resolved_entry["detail"]
 
 
+async def test_muting_an_alarm_is_on_its_timeline_and_audited(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    alarm_id = await _raise(platform, "#1234|Nri1/FA01")
+    muted = await client.post(f"/api/alarms/{alarm_id}/mute", headers=OPERATOR)
+    assert muted.status_code == 200, muted.text
+    assert muted.json()["state"] == "new"  # muting acknowledges nothing
+    timeline = (await client.get(f"/api/alarms/{alarm_id}", headers=OPERATOR)).json()["timeline"]
+    assert (timeline[-1]["kind"], timeline[-1]["actor"], timeline[-1]["detail"]) == (
+        "note",
+        "olga",
+        "sound muted for 1 minute",
+    )
+    rows = await platform.audit_log.search(limit=100)
+    assert any(
+        r.entry.action == "alarm.mute" and r.entry.target == f"alarm:{alarm_id}" for r in rows
+    )
+    missing = await client.post("/api/alarms/999999/mute", headers=OPERATOR)
+    assert missing.status_code == 404
+
+
 async def test_two_operators_acknowledge_at_once_exactly_one_wins(
     client: httpx.AsyncClient, platform: Platform
 ) -> None:

@@ -117,6 +117,7 @@ async def test_me_tells_a_session_from_a_token(client: httpx.AsyncClient) -> Non
     assert by_session["csrf_token"] == session.csrf
     assert by_session["expires_at"] == "2026-01-15T03:30:00Z"
     assert by_session["totp_enrolled"] is False
+    assert by_session["idle_seconds"] == 1800
     assert by_token == {
         "user": "admin",
         "role": "admin",
@@ -125,6 +126,7 @@ async def test_me_tells_a_session_from_a_token(client: httpx.AsyncClient) -> Non
         "expires_at": None,
         "csrf_token": None,
         "totp_enrolled": None,
+        "idle_seconds": None,
     }
     assert (await client.get("/api/me")).status_code == 401
 
@@ -438,4 +440,24 @@ async def test_the_session_timeouts_come_from_the_settings(
         session = await _login(http)
         assert (await session.get("/api/me")).json()["expires_at"] == "2026-01-15T03:01:00Z"
         clock.advance(timedelta(seconds=61).total_seconds())
+        assert (await session.get("/api/me")).status_code == 401
+
+
+async def test_a_console_polling_more_often_than_a_short_idle_timeout_stays_signed_in(
+    settings: Settings, clock: FakeClock
+) -> None:
+    short = replace(settings, session_idle_seconds=60)
+    async with (
+        open_platform(short, clock=clock) as running,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=running.api), base_url=BASE) as http,
+    ):
+        await _add_user(http)
+        session = await _login(http)
+        statuses = []
+        for _ in range(9):  # the console's keep-alive, every 20 s for three minutes
+            clock.advance(20)
+            statuses.append((await session.get("/api/me")).status_code)
+        assert statuses == [200] * 9
+        assert (await session.get("/api/me")).json()["idle_seconds"] == 60
+        clock.advance(61)
         assert (await session.get("/api/me")).status_code == 401

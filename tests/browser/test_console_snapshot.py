@@ -16,6 +16,7 @@ import aiomqtt
 import httpx
 import pytest
 
+from support.console import start_console
 from support.server import ServerProcess, run_server
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def test_the_picture_of_a_frigate_event_shows_beside_its_alarm(
         assert created.status_code == 201, created.text
     page.goto(f"{mqtt_server.base_url}/#token={mqtt_server.token}")
     expect(page.locator("#connection")).to_have_text("live")
+    start_console(page)
 
     event = {
         "type": "new",

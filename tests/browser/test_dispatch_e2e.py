@@ -19,7 +19,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import xmlschema
 
-from support.console import add_console_user, sign_in
+from support.console import add_console_user, sign_in, start_console
 from support.receivers import (
     open_mqtt_subscriber,
     open_smtp_sink,
@@ -106,6 +106,7 @@ def test_report_and_call_dispatched_and_notified_everywhere(
         console = desk.new_page()
         console.goto(f"{server.base_url}/#token={server.token}")
         expect(console.locator("#connection")).to_have_text("live")
+        start_console(console)
 
         # A guard on patrol reports from a phone-sized screen.
         phone = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)

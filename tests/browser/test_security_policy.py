@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from support.console import RECORD_VIOLATIONS
+from support.console import RECORD_VIOLATIONS, start_console
 from support.console import violations as _violations
 from support.server import ServerProcess
 
@@ -28,6 +28,7 @@ def test_the_console_runs_live_under_the_policy(
     assert response is not None
     assert "script-src 'self'" in response.headers["content-security-policy"]
     expect(page.locator("#connection")).to_have_text("live")
+    start_console(page)
     panel("7001", "Depot", "BA03")
     expect(page.locator("#alarms tr").first).to_contain_text("Depot")
     page.locator("#alarms tr").first.click()

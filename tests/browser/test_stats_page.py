@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -60,6 +61,25 @@ def test_statistics_of_a_simulated_night(
     page.goto(server.base_url + "/stats.html")
     expect(page.locator("#summary")).to_contain_text(f"{total} alarms")
     expect(page.locator("#chart .bar-row").first).to_be_visible()
+    # A legend names both series; each column of bars has an axis from 0, with its unit.
+    expect(page.locator("#legend")).to_contain_text("Alarms (count)")
+    expect(page.locator("#legend")).to_contain_text("Time to acknowledge, median (seconds)")
+    axes = page.locator("#chart .axes .axis")
+    expect(axes).to_have_count(2)
+    expect(axes.nth(0).locator(".tick").first).to_have_text("0")
+    expect(axes.nth(0)).to_contain_text("alarms")
+    expect(axes.nth(1).locator(".tick").first).to_have_text("0 s")
+    expect(page.locator("#chart .axes")).to_contain_text("by alarm type")
+    # The window reads in the console's 24-hour time, whatever the browser's locale.
+    for field in ("#from", "#to"):
+        expect(page.locator(field)).to_have_value(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
+    window_start = page.locator("#from").input_value()
+    page.fill("#from", "2026-01-15 1:00 PM")
+    page.click("#filters button[type=submit]")
+    expect(page.locator("#error")).to_have_text(
+        "From: write a local time as YYYY-MM-DD HH:MM (24-hour), e.g. 2026-01-15 22:00."
+    )
+    page.fill("#from", window_start)
     page.select_option("#by", "operator")
     page.click("#filters button[type=submit]")
     expect(page.locator("#table tbody")).to_contain_text("admin")

@@ -115,6 +115,15 @@ def test_the_last_use_is_written_at_most_every_touch_interval() -> None:
     assert POLICY.needs_touch(session, T0 + timedelta(seconds=60))
 
 
+def test_a_short_idle_timeout_is_touched_often_enough_to_stay_alive() -> None:
+    short = SessionPolicy(idle=timedelta(seconds=60), touch_every=timedelta(seconds=60))
+    session = _session()
+    # Used every 15 s: each use within a quarter of the idle timeout of the last write.
+    assert not short.needs_touch(session, T0 + timedelta(seconds=14))
+    assert short.needs_touch(session, T0 + timedelta(seconds=15))
+    assert short.is_live(session, T0 + timedelta(seconds=59))
+
+
 def test_secrets_stay_out_of_a_stored_users_repr() -> None:
     user = User(name="alice", role=Role.OPERATOR, totp_enrolled=True, created_at=T0)
     stored = StoredUser(

@@ -15,6 +15,7 @@ __all__ = [
     "RECORD_VIOLATIONS",
     "add_console_user",
     "sign_in",
+    "start_console",
     "violations",
 ]
 
@@ -51,6 +52,16 @@ def sign_in(
     page.fill("#password", password)
     page.click("button[type=submit]")
     expect(page.locator("#connection")).to_have_text("live")
+    return start_console(page)
+
+
+def start_console(page: Page) -> Page:
+    """Press a key at the "start the console" prompt, as an operator does after signing in."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#start")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("#start")).to_be_hidden()
     return page
 
 

@@ -33,7 +33,10 @@ from watchfloor.core.errors import (
 from watchfloor.core.handling import AlarmHandling
 from watchfloor.core.principals import Permission, Principal, may
 
-__all__ = ["handling_router"]
+__all__ = ["MUTE_NOTE", "handling_router"]
+
+#: The timeline's record of a mute; the console silences the alarm for this minute.
+MUTE_NOTE = "sound muted for 1 minute"
 
 Handler = Annotated[Principal, allowed(Permission.HANDLE_ALARMS)]
 Supervisor = Annotated[Principal, allowed(Permission.SUPERVISE_ALARMS)]
@@ -124,6 +127,16 @@ def handling_router() -> APIRouter:
             request, principal, "alarm.note", f"alarm:{alarm_id}", digest=content_digest(body.text)
         ) as handling:
             alarm = await handling.add_note(alarm_id, body.text, actor=principal.user)
+        return AlarmOut.of(alarm)
+
+    @router.post(
+        "/alarms/{alarm_id}/mute",
+        summary="Silence the alarm's tone on the asking console for a minute (on its timeline)",
+    )
+    async def mute(alarm_id: AlarmId, request: Request, principal: Handler) -> AlarmOut:
+        # The tone is the console's; the server only keeps the record of who silenced it.
+        async with audited_handling(request, principal, "alarm.mute", f"alarm:{alarm_id}") as h:
+            alarm = await h.add_note(alarm_id, MUTE_NOTE, actor=principal.user)
         return AlarmOut.of(alarm)
 
     @router.post(

@@ -92,7 +92,9 @@ def sessions_router() -> APIRouter:
             samesite="strict",
             secure=request.url.scheme == "https",
         )
-        return MeOut.of_session(result.signed_in, csrf_token=csrf_token(result.token))
+        return MeOut.of_session(
+            result.signed_in, csrf_token=csrf_token(result.token), idle=logins.policy.idle
+        )
 
     @router.post("/logout", status_code=204, summary="End this console session")
     async def logout(
@@ -108,12 +110,20 @@ def sessions_router() -> APIRouter:
         await logins.end_all(principal.user, peer=_peer(request))
         _forget_cookie(response)
 
-    @router.get("/me", summary="Who I am, what I may do, and when my session ends")
-    async def me(principal: CurrentPrincipal, request: Request) -> MeOut:
+    @router.get(
+        "/me",
+        summary="Who I am, what I may do, and when my session ends; "
+        "also the console's keep-alive (a use of the session)",
+    )
+    async def me(principal: CurrentPrincipal, request: Request, logins: LoginsDep) -> MeOut:
         signed_in = session_of(request)
         if signed_in is None:
             return MeOut.of(principal)
-        return MeOut.of_session(signed_in, csrf_token=csrf_token(request.cookies[SESSION_COOKIE]))
+        return MeOut.of_session(
+            signed_in,
+            csrf_token=csrf_token(request.cookies[SESSION_COOKIE]),
+            idle=logins.policy.idle,
+        )
 
     @router.post("/me/password", status_code=204, summary="Change my password")
     async def change_password(

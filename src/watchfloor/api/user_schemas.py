@@ -6,7 +6,7 @@ value (``TokenCreatedOut.token``) and a TOTP enrolment's ``otpauth_uri``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -63,6 +63,11 @@ class MeOut(BaseModel):
     totp_enrolled: bool | None = Field(
         default=None, description="whether sign-in asks for a TOTP code (sessions only)"
     )
+    idle_seconds: float | None = Field(
+        default=None,
+        description="inactivity after which the session ends unless used, and after which "
+        "the console locks (sessions only)",
+    )
 
     @classmethod
     def of(cls, principal: Principal) -> MeOut:
@@ -75,14 +80,15 @@ class MeOut(BaseModel):
         )
 
     @classmethod
-    def of_session(cls, signed_in: SessionPrincipal, *, csrf_token: str) -> MeOut:
-        """Build from a console session, with its CSRF token."""
+    def of_session(cls, signed_in: SessionPrincipal, *, csrf_token: str, idle: timedelta) -> MeOut:
+        """Build from a console session, with its CSRF token and the idle timeout in force."""
         return cls.of(signed_in.principal).model_copy(
             update={
                 "via": "session",
                 "expires_at": signed_in.expires_at,
                 "csrf_token": csrf_token,
                 "totp_enrolled": signed_in.totp_enrolled,
+                "idle_seconds": idle.total_seconds(),
             }
         )
 

@@ -160,7 +160,9 @@ class SessionPolicy:
     Attributes:
         idle: a session not used for this long has ended.
         absolute: a session this old has ended, however active.
-        touch_every: the last use is written at most this often (each write costs a commit).
+        touch_every: the last use is written at most this often (each write costs a commit);
+            more often when the idle timeout is short, so that a session used more often
+            than its idle timeout never ends (see ``needs_touch``).
     """
 
     idle: timedelta = timedelta(minutes=30)
@@ -178,9 +180,11 @@ class SessionPolicy:
     def needs_touch(self, session: ConsoleSession, now: datetime) -> bool:
         """Return whether its last use must be written now to keep the idle timeout honest.
 
-        The idle timeout is thus enforced with a precision of ``touch_every``.
+        The idle timeout is thus enforced with a precision of ``touch_every``, or of a quarter
+        of the idle timeout when that is shorter: with ``touch_every`` as long as the idle
+        timeout, a session used every few seconds would still end, never having been touched.
         """
-        return now - session.last_seen_at >= self.touch_every
+        return now - session.last_seen_at >= min(self.touch_every, self.idle / 4)
 
 
 class AuthEventKind(StrEnum):

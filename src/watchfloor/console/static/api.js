@@ -2,6 +2,8 @@
 // that carry one, a bearer token in; JSON or an ApiError out.
 export const TOKEN_KEY = "watchfloor.token";
 export const CSRF_KEY = "watchfloor.csrf";
+/** Set while a console in this browser is locked (presence.js); a sign-in clears it. */
+export const LOCK_KEY = "watchfloor.locked";
 
 export function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
@@ -39,6 +41,36 @@ export async function api(path, { method = "GET", body } = {}) {
   if (response.status === 401) onUnauthorized();
   if (!response.ok) throw new ApiError(response.status, payload);
   return payload;
+}
+
+/**
+ * Sign in with a name, password and (when asked) a TOTP code. On success the server has set
+ * the session cookie; the CSRF token is kept for the tab. Returns {ok, status, payload,
+ * retryAfter} for the caller to say what went wrong.
+ */
+export async function postLogin(body) {
+  const response = await fetch("/api/login", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const payload = await response.json().catch(() => ({}));
+  if (response.ok) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.setItem(CSRF_KEY, payload.csrf_token);
+    localStorage.removeItem(LOCK_KEY);
+  }
+  return {
+    ok: response.ok, status: response.status, payload,
+    retryAfter: response.headers.get("Retry-After"),
+  };
+}
+
+/** What a refused sign-in means, in the words the sign-in page and the lock screen show. */
+export function loginRefusal({ status, payload, retryAfter }) {
+  if (status === 429) return `Too many failed attempts: try again in ${retryAfter} seconds.`;
+  return payload.detail ? String(payload.detail) : `HTTP ${status}`;
 }
 
 /** Who is signed in ({user, role, via, expires_at, …}); keeps the session's CSRF token. */

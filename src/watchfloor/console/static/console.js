@@ -1,27 +1,45 @@
-// The operator console: the live queue of open alarms (highest priority first, then newest) and
-// the handling of one alarm from arrival to closed: acknowledge, claim, procedure, notes,
-// dispatch, hold, resolve with an outcome, close. The server decides every change and writes
-// the timeline; the console asks, and shows what the server says.
+// The operator console: the live queue (queue.js: highest priority first, then the longest
+// waiting) and the handling of one alarm from arrival to closed: what the source said first,
+// then acknowledge, claim, procedure, units, hold, resolve with an outcome, close. The server
+// decides every change and writes the timeline; the console asks, and shows what the server
+// says. presence.js keeps the console watched (start prompt, lock, keep-alive) and sound.js
+// sounds while P1/P2 alarms wait.
 import { attachTotpSetup } from "./account.js";
 import {
   ApiError, CSRF_KEY, TOKEN_KEY, api, toLogin, token, whenUnauthorized, whoAmI,
 } from "./api.js";
 import { attachDispatch } from "./dispatch.js";
+import { describeExtensions, renderEvent } from "./event.js";
 import { formatTime, tickDeadlines } from "./format.js";
 import {
-  ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, compareAlarms, describeError,
+  ALERT_PRIORITY, ALLOWED, DONE_WORDS, OPEN_STATES, compareAlarms, describeError, escalationText,
+  isAlerting, isOverdue,
 } from "./lifecycle.js";
-import { attachSoundButton, beep, unlockSound } from "./sound.js";
+import { attachPresence } from "./presence.js";
+import { createQueue } from "./queue.js";
+import { attachSnapshot } from "./snapshot.js";
+import { attachSoundButton, startAlerts } from "./sound.js";
 
 const USER_KEY = "watchfloor.user";
 const MESSAGE_AREAS = [
   "action-message", "dispatch-message", "sop-message", "resolve-message", "note-message",
 ];
+/** The states the queue loads: the open ones, and resolved ones until someone closes them. */
+const LOADED_STATES = ["new", "acknowledged", "dispatched", "held", "resolved"];
+const PAGE = 1000;
+/** Actions shown only when the alarm's state allows them; the others stay in place, disabled. */
+const OCCASIONAL = new Set(["mute", "release", "hold", "resume", "close", "reopen"]);
+/** The pause in a walk through the queue after which the selected alarm's record is read. */
+const DETAIL_AFTER_MS = 150;
+/** How long `m` silences one alarm's tone (the server records it on the timeline). */
+const MUTE_MS = 60000;
 
 const alarms = new Map(); // id -> alarm, as last heard from the server (highest version wins)
-const rows = new Map(); // id -> queue row
+const mutedUntil = new Map(); // id -> when its tone may sound again (Date.now() ms)
 let socket = null;
 let signedIn = false; // the server accepted our session or token
+let viaSession = false; // signed in with a session (not a token): the lock applies
+let supervising = false; // the user may override procedures (supervisors, admins)
 let retryDelay = 500;
 let selectedId = null;
 let detail = null; // the selected alarm with signals, timeline and procedure
@@ -33,6 +51,7 @@ let loadAgain = false;
 let writes = Promise.resolve(); // changes go one at a time, in the order asked
 let acting = Promise.resolve(); // actions asked (keys included) while one runs wait their turn
 let lastDone = null; // the last action that succeeded: pressing it again is no news
+let detailTimer = null; // the read of a selected alarm's full record, while j and k move
 const reloads = new Set(); // alarms heard while a full queue reload is on its way
 const pendingSteps = new Map(); // step -> done, while its request waits or runs
 
@@ -51,7 +70,11 @@ function takeTokenFromHash() {
 
 function remember(alarm) {
   const known = alarms.get(alarm.id);
-  if (!known || known.version <= alarm.version) alarms.set(alarm.id, alarm);
+  if (!known || known.version <= alarm.version) {
+    // A closed alarm leaves the console's memory (its detail stays open while shown).
+    if (alarm.state === "closed" && alarm.id !== selectedId) alarms.delete(alarm.id);
+    else alarms.set(alarm.id, alarm);
+  }
   for (const heard of reloads) heard.push(alarm);
 }
 
@@ -61,104 +84,61 @@ function announce(event, alarm) {
   const what = `${alarm.type_name}${alarm.site ? ` at ${alarm.site}` : ""}`;
   $("announcer").textContent = event === "alarm.created"
     ? `New P${alarm.priority} alarm: ${what}`
-    : `Escalated to P${alarm.priority}: ${what}`;
-  beep(alarm.priority);
+    : `Overdue P${alarm.priority} alarm: ${what}`;
+}
+
+function isMuted(id) {
+  const until = mutedUntil.get(id);
+  if (until === undefined) return false;
+  if (until > Date.now()) return true;
+  mutedUntil.delete(id);
+  return false;
+}
+
+/** The most urgent priority waiting for an acknowledgement and not muted, or null. */
+function waitingPriority() {
+  let most = null;
+  for (const alarm of alarms.values()) {
+    if (!isAlerting(alarm) || isMuted(alarm.id)) continue;
+    if (most === null || alarm.priority < most) most = alarm.priority;
+  }
+  return most;
 }
 
 // ---- queue ---------------------------------------------------------------------------------
 
-function openAlarms() {
-  return [...alarms.values()].filter((a) => OPEN_STATES.has(a.state)).sort(compareAlarms);
-}
+const queue = createQueue({
+  alarms, selected: () => selectedId, me, onSelect: (id) => select(id), muted: isMuted,
+});
 
-function cell(className, text) {
-  const td = document.createElement("td");
-  td.className = className;
-  if (text !== undefined) td.textContent = text;
-  return td;
-}
-
-function makeRow(id) {
-  const tr = document.createElement("tr");
-  tr.dataset.alarmId = id;
-  const p = cell("priority");
-  p.append(document.createElement("span"));
-  tr.append(p, cell("type"), cell("site"), cell("device"), cell("zone"), cell("count"),
-    cell("state"), cell("held"), cell("escalation"), cell("last"));
-  tr.addEventListener("click", () => select(id));
-  tr.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") { event.preventDefault(); select(id); }
-  });
-  tr.addEventListener("animationend", (event) => {
-    if (event.animationName === "fresh") tr.classList.remove("fresh");
-  });
-  return tr;
-}
-
-function fillRow(tr, alarm) {
-  const text = (selector, value) => {
-    const td = tr.querySelector(selector);
-    const shown = value ?? "–";
-    if (td.textContent !== shown) td.textContent = shown;
-  };
-  tr.dataset.priority = alarm.priority;
-  tr.dataset.state = alarm.state;
-  text("td.priority span", `P${alarm.priority}`);
-  text("td.type", `${alarm.type_code} ${alarm.type_name}`);
-  text("td.site", alarm.site);
-  text("td.device", alarm.device);
-  text("td.zone", alarm.zone);
-  // A flood (one device above its rate) folds many alarms into this one: say so by the count.
-  text("td.count", alarm.flooded ? `${alarm.signal_count} ≋ flood` : String(alarm.signal_count));
-  text("td.state", alarm.state);
-  text("td.held", alarm.claimed_by);
-  text("td.escalation", alarm.escalation_count > 0 ? "⬆ escalated" : "");
-  text("td.last", formatTime(alarm.last_at));
-  // A row flashes from arrival until someone acknowledges (or resolves) the alarm.
-  tr.classList.toggle("flash", alarm.priority <= ALERT_PRIORITY && alarm.state === "new");
-  const selected = alarm.id === selectedId;
-  tr.classList.toggle("selected", selected);
-  if (selected) tr.setAttribute("aria-current", "true"); else tr.removeAttribute("aria-current");
-  tr.tabIndex = selected ? 0 : -1;
-  tr.setAttribute("aria-label",
-    `P${alarm.priority} ${alarm.type_name}, ${alarm.site ?? "unknown site"}, ${alarm.state}` +
-    (alarm.claimed_by ? `, held by ${alarm.claimed_by}` : "") +
-    (alarm.escalation_count > 0 ? ", escalated" : "") +
-    (alarm.flooded ? ", flood: many alarms folded into this one" : ""));
-}
-
-// Rows are kept and updated in place, so a flash keeps its rhythm and a click its target.
 function renderQueue(freshId) {
-  const open = openAlarms();
-  const body = $("alarms");
-  const keep = new Set(open.map((a) => a.id));
-  for (const [id, tr] of rows) {
-    if (!keep.has(id)) { tr.remove(); rows.delete(id); }
-  }
-  open.forEach((alarm, index) => {
-    let tr = rows.get(alarm.id);
-    if (!tr) { tr = makeRow(alarm.id); rows.set(alarm.id, tr); }
-    fillRow(tr, alarm);
-    if (alarm.id === freshId) tr.classList.add("fresh");
-    if (body.children[index] !== tr) body.insertBefore(tr, body.children[index] ?? null);
-  });
-  $("empty").hidden = open.length > 0;
-  const waiting = open.filter((a) => a.state === "new").length;
-  $("counts").textContent = `${open.length} open · ${waiting} not acknowledged`;
+  queue.update(freshId);
+  presence.refresh();
+}
+
+function waitingSummary() {
+  const waiting = [...alarms.values()].filter((a) => a.state === "new");
+  if (waiting.length === 0) return "No alarm waits for acknowledgement.";
+  const urgent = waiting.reduce((a, b) => (compareAlarms(b, a) < 0 ? b : a));
+  const newest = waiting.reduce((a, b) => (b.id > a.id ? b : a));
+  const name = (a) => `P${a.priority} ${a.type_name}${a.site ? ` at ${a.site}` : ""}`;
+  return `${waiting.length} alarms wait for acknowledgement. Most urgent: ${name(urgent)}, ` +
+    `since ${formatTime(urgent.first_at)}.` +
+    (newest === urgent ? "" : ` Newest: ${name(newest)}, ${formatTime(newest.first_at)}.`);
 }
 
 function moveSelection(step) {
-  const open = openAlarms();
-  if (open.length === 0) return;
-  const at = open.findIndex((a) => a.id === selectedId);
-  const next = at < 0 ? 0 : Math.min(open.length - 1, Math.max(0, at + step));
-  select(open[next].id);
-  rows.get(open[next].id)?.scrollIntoView({ block: "nearest" });
+  const id = queue.neighbour(step);
+  if (id === null) return;
+  queue.reveal(id);
+  // Walking the queue with j and k: the alarm's full record is read once the walk pauses.
+  select(id, DETAIL_AFTER_MS);
 }
 
 // ---- detail --------------------------------------------------------------------------------
 
-function select(id) {
+function select(id, delay = 0) {
+  clearTimeout(detailTimer);
   if (id !== selectedId) {
     selectedId = id;
     detail = null;
@@ -168,20 +148,25 @@ function select(id) {
     $("resolve").reset();
     $("note-form").reset();
     $("override-row").hidden = true;
+    $("raw").open = false;
+    snapshot.show(null); // another alarm's picture never stands beside this one's facts
     showMessage(null);
   }
   $("detail").hidden = false;
   $("workspace").classList.add("with-detail");
-  renderQueue();
+  queue.draw();
   renderDetail();
-  refreshDetail();
+  if (delay > 0 && detail === null) detailTimer = setTimeout(refreshDetail, delay);
+  else refreshDetail();
 }
 
 function closeDetail() {
+  clearTimeout(detailTimer);
   selectedId = null;
   detail = null;
   $("detail").hidden = true;
   $("workspace").classList.remove("with-detail");
+  snapshot.show(null);
   renderQueue();
 }
 
@@ -235,26 +220,21 @@ function deadline(iso) {
   return wrap;
 }
 
-function renderDetail() {
-  const alarm = current();
-  if (selectedId === null || !alarm) return;
-  const pane = $("detail");
-  pane.dataset.state = alarm.state;
-  pane.dataset.priority = alarm.priority;
-  pane.dataset.alarmId = alarm.id;
-  $("detail-title").textContent = `P${alarm.priority} · ${alarm.type_name} · #${alarm.id}`;
-
+function renderFacts(alarm) {
   const dl = $("facts");
   dl.replaceChildren();
-  fact(dl, "Type", `${alarm.type_code} ${alarm.type_name} (${alarm.category})`);
-  fact(dl, "Priority", `P${alarm.priority}` +
-    (alarm.escalation_count > 0 ? ` · ⬆ escalated ${alarm.escalation_count}×` : ""), "priority");
   fact(dl, "State", alarm.state, "state");
-  if (alarm.flooded) fact(dl, "Flood", "device above its alarm rate: new alarms fold in here");
+  fact(dl, "Held by", alarm.claimed_by ?? "nobody", "held");
   fact(dl, "Site", alarm.site);
   fact(dl, "Device", alarm.device);
-  fact(dl, "Zone", alarm.zone);
-  fact(dl, "Held by", alarm.claimed_by ?? "nobody", "held");
+  fact(dl, "Zone", alarm.zone_name ? `${alarm.zone ?? ""} ${alarm.zone_name}`.trim() : alarm.zone);
+  fact(dl, "Type", `${alarm.type_code} ${alarm.type_name} (${alarm.category})`);
+  fact(dl, "Priority", `P${alarm.priority}`, "priority");
+  if (isOverdue(alarm) || escalationText(alarm)) {
+    fact(dl, "Escalation", [isOverdue(alarm) ? "overdue" : "", escalationText(alarm)]
+      .filter(Boolean).join(" · "), "escalation");
+  }
+  if (alarm.flooded) fact(dl, "Flood", "device above its alarm rate: new alarms fold in here");
   fact(dl, "Signals", String(alarm.signal_count), "count");
   if (alarm.state === "new" && alarm.ack_deadline) {
     fact(dl, "Acknowledge by", deadline(alarm.ack_deadline), "deadline");
@@ -264,23 +244,48 @@ function renderDetail() {
   }
   if (alarm.dispatched_at) fact(dl, "Dispatched", formatTime(alarm.dispatched_at));
   if (alarm.held_from) fact(dl, "Held from", alarm.held_from);
-  fact(dl, "First / last signal", `${formatTime(alarm.first_at)} / ${formatTime(alarm.last_at)}`);
+  fact(dl, "First / last", `${formatTime(alarm.first_at)} / ${formatTime(alarm.last_at)}`);
   if (alarm.restored_at) fact(dl, "Restored", formatTime(alarm.restored_at));
   if (alarm.resolved_at) {
     fact(dl, "Resolved", `${formatTime(alarm.resolved_at)} by ${alarm.resolved_by ?? "–"}` +
       ` · outcome: ${alarm.outcome ?? "–"}`);
   }
   if (alarm.closed_at) fact(dl, "Closed", formatTime(alarm.closed_at));
+}
+
+function renderMuted(alarm) {
+  const muted = isMuted(alarm.id);
+  $("detail-muted").hidden = !muted;
+  if (muted) $("detail-muted").textContent = `🔇 muted until ${formatTime(new Date(mutedUntil.get(alarm.id)).toISOString())}`;
+}
+
+function renderDetail() {
+  const alarm = current();
+  if (selectedId === null || !alarm) return;
+  const pane = $("detail");
+  pane.dataset.state = alarm.state;
+  pane.dataset.priority = alarm.priority;
+  pane.dataset.alarmId = alarm.id;
+  pane.classList.toggle("overdue", isOverdue(alarm));
+  $("detail-title").textContent = `P${alarm.priority} · ${alarm.type_name}` +
+    `${alarm.site ? ` · ${alarm.site}` : ""} · #${alarm.id}`;
+  renderMuted(alarm);
+  const full = detail && detail.id === selectedId ? detail : null;
+  renderEvent(alarm, full?.signals ?? null);
+  renderFacts(alarm);
+  // The picture follows the full record, so that walking the queue asks for none.
+  if (full) snapshot.show(alarm.id, alarm.signal_count);
   tickDeadlines();
 
   renderActions(alarm);
-  const full = detail && detail.id === selectedId ? detail : null;
   units.render(alarm, full);
   renderSop(alarm, full?.sop ?? null);
   renderTable("timeline", full?.timeline ?? [], (entry) => [
     ["time", formatTime(entry.at)], ["kind", entry.kind], ["actor", entry.actor],
     ["detail", entry.detail ?? ""]], (entry, tr) => { tr.dataset.kind = entry.kind; });
-  renderTable("signals", full?.signals ?? [], (signal) => [
+  const signals = full?.signals ?? [];
+  $("signals-count").textContent = full ? `(${signals.length})` : "";
+  renderTable("signals", signals, (signal) => [
     ["time", formatTime(signal.received_at)],
     ["code", `${signal.code_system} ${signal.code}${signal.restore ? " (restore)" : ""}`],
     ["zone", signal.zone ?? "–"], ["extra", describeExtensions(signal.ext)],
@@ -298,7 +303,9 @@ function wantsTakeOver(alarm) {
 function renderActions(alarm) {
   const user = me();
   for (const button of document.querySelectorAll(".actions button[data-action]")) {
-    button.disabled = busy || !ALLOWED[button.dataset.action](alarm, user);
+    const allowed = ALLOWED[button.dataset.action](alarm, user);
+    button.disabled = busy || !allowed;
+    button.classList.toggle("idle", !allowed && OCCASIONAL.has(button.dataset.action));
   }
   const claim = document.querySelector('.actions button[data-action="claim"]');
   claim.firstChild.textContent = wantsTakeOver(alarm) ? `Take over from ${alarm.claimed_by} ` : "Claim ";
@@ -340,9 +347,12 @@ function stepItem(step) {
   box.type = "checkbox";
   box.dataset.step = String(step.step);
   box.addEventListener("change", () => checkStep(step.step, box.checked));
+  const key = document.createElement("kbd");
+  key.textContent = String(step.step);
+  if (step.step <= 9) box.setAttribute("aria-keyshortcuts", String(step.step)); else key.hidden = true;
   const text = document.createElement("span");
   text.textContent = step.text;
-  label.append(box, text);
+  label.append(box, key, text);
   if (step.optional) {
     const tag = document.createElement("span");
     tag.className = "optional";
@@ -353,24 +363,16 @@ function stepItem(step) {
   return li;
 }
 
-// Newest first: after acting, what just happened is at the top.
-// DC-09 extended data blocks, by their first letter. Shown as text, never as live links: the
-// content comes from the panel.
-const EXTENSIONS = { X: "longitude", Y: "latitude", V: "image", M: "MAC", I: "info",
-                     H: "panel time", R: "room", K: "key" };
-
-function describeExtensions(blocks) {
-  if (!blocks?.length) return "–";
-  return blocks.map((block) => {
-    const label = EXTENSIONS[block[0]];
-    return label ? `${label} ${block.slice(1)}` : block;
-  }).join(" · ");
-}
-
 function renderTable(id, items, cellsOf, decorate) {
+  // Newest first: after acting, what just happened is at the top.
   $(id).replaceChildren(...[...items].reverse().map((item) => {
     const tr = document.createElement("tr");
-    for (const [className, value] of cellsOf(item)) tr.append(cell(className, value));
+    for (const [className, value] of cellsOf(item)) {
+      const td = document.createElement("td");
+      td.className = className;
+      td.textContent = value;
+      tr.append(td);
+    }
     decorate?.(item, tr);
     return tr;
   }));
@@ -399,7 +401,7 @@ function write(id, area, action, label, request, { onSuccess, onFailure } = {}) 
       if (id === selectedId) showMessage(area, `${label} ✓`, "ok");
     } catch (err) {
       onFailure?.(err);
-      if (id === selectedId && signedIn) showMessage(area, describeError(err, action));
+      if (id === selectedId && signedIn) showMessage(area, describeError(err, action, supervising));
     }
     renderQueue();
     if (id === selectedId) await refreshDetail();
@@ -441,6 +443,7 @@ async function runAction(id, asked) {
           sessionStorage.setItem(USER_KEY, changed.claimed_by);
         }
         if (action === "claim") offerTakeOver = false;
+        if (action === "mute") mutedUntil.set(id, Date.now() + MUTE_MS);
       },
       onFailure: (err) => {
         if (action === "claim" && err instanceof ApiError && err.body.error === "conflict") {
@@ -466,16 +469,22 @@ async function resolve(event) {
   const note = $("resolve-note").value.trim();
   const override = $("override").value.trim();
   if (note) body.note = note;
-  if (override && !$("override-row").hidden) body.override_reason = override;
+  if (override && supervising && !$("override-row").hidden) body.override_reason = override;
   const id = selectedId;
   busy = true;
   renderActions(alarm);
   showMessage("resolve-message", "Saving…", "info");
   await write(id, "resolve-message", "resolve", "Resolved",
     () => api(`/api/alarms/${id}/resolve`, { method: "POST", body }), {
-      onSuccess: () => { $("resolve").reset(); $("override-row").hidden = true; },
+      onSuccess: () => {
+        $("resolve").reset();
+        $("override-row").hidden = true;
+        // The fields close with the alarm's resolution: keys act on the alarm again (x closes).
+        if (id === selectedId) $("detail").focus();
+      },
       onFailure: (err) => {
-        if (err instanceof ApiError && err.body.error === "sop_incomplete") {
+        // Only supervisors may resolve with steps missing: the field is theirs alone.
+        if (supervising && err instanceof ApiError && err.body.error === "sop_incomplete") {
           $("override-row").hidden = false;
         }
       },
@@ -492,6 +501,19 @@ function checkStep(step, done) {
   write(id, "sop-message", "check a step of", `Step ${step} ${done ? "done" : "not done"}`,
     () => api(`/api/alarms/${id}/sop/${step}`, { method: "POST", body: { done } }),
     { onSuccess: settle, onFailure: settle });
+}
+
+/** A number key: tick (or untick) that step of the selected alarm's procedure. */
+function toggleStep(step) {
+  const alarm = current();
+  const box = $("sop-steps").querySelector(`input[data-step="${step}"]`);
+  if (!alarm || !box) {
+    if (alarm && detail) showMessage("sop-message", `This procedure has no step ${step}.`);
+    return;
+  }
+  if (box.disabled) return;
+  box.checked = !box.checked;
+  checkStep(step, box.checked);
 }
 
 async function addNote(event) {
@@ -519,30 +541,47 @@ function isTyping(target) {
     !["checkbox", "radio", "button", "submit", "reset"].includes(target.type);
 }
 
+// Esc steps out one level: from a control in the detail (a unit or step checkbox, a button)
+// back to the alarm; only from there does it close the alarm.
+function escape(target) {
+  const pane = $("detail");
+  if (!pane.hidden && target instanceof HTMLElement && target !== pane && pane.contains(target)) {
+    pane.focus();
+    return;
+  }
+  closeDetail();
+}
+
 const KEYS = {
   ArrowDown: () => moveSelection(1),
   j: () => moveSelection(1),
   ArrowUp: () => moveSelection(-1),
   k: () => moveSelection(-1),
-  Escape: () => closeDetail(),
   a: () => act("acknowledge"),
+  m: () => act("mute"),
   c: () => act("claim"),
   d: () => act("dispatch"),
   h: () => act("hold-or-resume"),
+  x: () => act("close"),
   r: () => { if (selectedId !== null) $("outcome").focus(); },
   n: () => { if (selectedId !== null) $("note").focus(); },
   u: () => { if (selectedId !== null) units.focus(); },
+  g: () => { if (selectedId !== null) queue.toggleGroupOf(selectedId); },
+  "/": () => $("filter-search").focus(),
 };
+for (let step = 1; step <= 9; step += 1) KEYS[String(step)] = () => toggleStep(step);
 const REPEATABLE = new Set(["ArrowDown", "ArrowUp", "j", "k"]);
 
 function onKey(event) {
-  if ($("workspace").hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+  if ($("workspace").hidden || presence.isLocked() || event.ctrlKey || event.metaKey || event.altKey) return;
   if (isTyping(event.target)) {
     if (event.key === "Escape") event.target.blur();
     return;
   }
+  if (event.key === "Escape") { event.preventDefault(); escape(event.target); return; }
   const handler = KEYS[event.key];
   if (!handler) return;
+  // Space and Enter keep their meaning on a focused control; letters and digits are ours.
   event.preventDefault();
   // Holding a key down must not fire an action twice.
   if (event.repeat && !REPEATABLE.has(event.key)) return;
@@ -557,14 +596,27 @@ function setConnection(online) {
   badge.className = `status ${online ? "online" : "offline"}`;
 }
 
+async function fetchState(state) {
+  const found = [];
+  let after = null;
+  for (;;) {
+    const query = new URLSearchParams({ state, limit: String(PAGE) });
+    if (after !== null) query.set("after", String(after));
+    const { items } = await api(`/api/alarms?${query}`);
+    found.push(...items);
+    if (items.length < PAGE) return found;
+    after = items.at(-1).id;
+  }
+}
+
 async function loadQueue() {
   // What the stream or a reply brings while the list is on its way may be newer than the list.
   const heard = [];
   reloads.add(heard);
   try {
-    const page = await api("/api/alarms?limit=1000");
+    const pages = await Promise.all(LOADED_STATES.map(fetchState));
     alarms.clear();
-    for (const alarm of page.items) alarms.set(alarm.id, alarm);
+    for (const alarm of pages.flat()) alarms.set(alarm.id, alarm);
   } finally {
     reloads.delete(heard);
   }
@@ -577,37 +629,66 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   // With a token it goes in the URL; a session's cookie goes along by itself.
   const query = token() ? `?token=${encodeURIComponent(token())}` : "";
-  socket = new WebSocket(`${scheme}://${location.host}/api/stream${query}`);
-  socket.onopen = async () => {
+  const opened = new WebSocket(`${scheme}://${location.host}/api/stream${query}`);
+  socket = opened;
+  opened.onopen = async () => {
     retryDelay = 500;
     setConnection(true);
     // Reload after (re)connecting so that nothing committed while offline is missed.
     try { await loadQueue(); } catch (err) { console.error(err); }
   };
-  socket.onmessage = (message) => {
+  opened.onmessage = (message) => {
     const { event, alarm } = JSON.parse(message.data);
     remember(alarm);
     renderQueue(event === "alarm.created" ? alarm.id : undefined);
     announce(event, alarm);
     if (alarm.id === selectedId) { renderDetail(); refreshDetail(); }
   };
-  socket.onclose = (closed) => {
+  opened.onclose = (closed) => {
+    if (socket !== opened) return; // replaced on purpose (a new sign-in)
     setConnection(false);
     socket = null;
-    if (closed.code === 4401) { signOut(token() ? "token-refused" : "expired"); return; }
+    if (closed.code === 4401) { sessionEnded(); return; }
     if (signedIn) setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 10000);
   };
 }
 
+function reconnect() {
+  const old = socket;
+  socket = null;
+  old?.close();
+  connect();
+}
+
+function showUser(who) {
+  sessionStorage.setItem(USER_KEY, who.user);
+  viaSession = who.via === "session";
+  supervising = (who.permissions ?? []).includes("supervise_alarms");
+  $("whoami").textContent = `${who.user} (${who.role})`;
+  $("stats-link").hidden = !(who.permissions ?? []).includes("read_statistics");
+  $("end-all").hidden = !viaSession;
+  $("totp-setup").hidden = !viaSession || who.totp_enrolled;
+}
+
 function showQueue(who) {
   signedIn = true;
-  sessionStorage.setItem(USER_KEY, who.user);
-  $("whoami").textContent = `${who.user} (${who.role})`;
+  showUser(who);
   for (const id of ["workspace", "logout", "sound", "shortcuts"]) $(id).hidden = false;
-  $("end-all").hidden = who.via !== "session";
-  $("totp-setup").hidden = who.via !== "session" || who.totp_enrolled;
+  presence.start(who);
   connect();
+}
+
+// The server no longer knows this session (or token). A session console locks, loudly, and
+// keeps what it shows until someone signs in; a token console goes to the sign-in page.
+function sessionEnded() {
+  if (viaSession && signedIn) { presence.lock("ended"); return; }
+  signOut(token() ? "token-refused" : "expired");
+}
+
+function unlocked(who) {
+  showUser(who);
+  reconnect(); // the stream belongs to the session it was opened with
 }
 
 // Leave for the sign-in page; a reason says why (see login.js).
@@ -616,7 +697,9 @@ function signOut(reason) {
   const wasSignedIn = signedIn || sessionStorage.getItem(CSRF_KEY) !== null;
   signedIn = false;
   sessionStorage.removeItem(USER_KEY);
-  if (socket) socket.close();
+  const old = socket;
+  socket = null;
+  old?.close();
   toLogin(wasSignedIn || token() ? reason : undefined);
 }
 
@@ -628,10 +711,13 @@ async function endSession(path) {
   }
 }
 
-whenUnauthorized(() => signOut(token() ? "token-refused" : "expired"));
+const presence = attachPresence({ onUnlock: unlocked, summary: waitingSummary });
+const snapshot = attachSnapshot();
+whenUnauthorized(sessionEnded);
 $("logout").addEventListener("click", () => endSession("/api/logout"));
 $("end-all").addEventListener("click", () => endSession("/api/sessions/end-all"));
 attachSoundButton($("sound"));
+startAlerts(waitingPriority);
 attachTotpSetup();
 for (const button of document.querySelectorAll(".actions button[data-action]")) {
   button.addEventListener("click", () => act(button.dataset.action));
@@ -651,11 +737,12 @@ $("note").addEventListener("keydown", (event) => {
 });
 $("detail-close").addEventListener("click", closeDetail);
 document.addEventListener("keydown", onKey);
-// After a reload there was no sign-in click: the first click or key press unlocks audio.
-for (const type of ["pointerdown", "keydown"]) {
-  document.addEventListener(type, () => { if (signedIn) unlockSound(); }, { once: true });
-}
-setInterval(tickDeadlines, 1000);
+setInterval(() => {
+  tickDeadlines();
+  queue.tick();
+  const alarm = current();
+  if (alarm) renderMuted(alarm);
+}, 1000);
 
 takeTokenFromHash();
 whoAmI().then(showQueue).catch((err) => {

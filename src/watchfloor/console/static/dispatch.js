@@ -88,6 +88,7 @@ export function attachDispatch({ write, refuse }) {
       return tr;
     }));
     $("dispatches-none").hidden = dispatches.length > 0;
+    $("dispatch-table").hidden = dispatches.length === 0;
   }
 
   async function load(id) {
@@ -116,6 +117,7 @@ export function attachDispatch({ write, refuse }) {
       for (const box of boxes()) box.checked = false;
       $("dispatches").replaceChildren();
       $("dispatches-none").hidden = false;
+      $("dispatch-table").hidden = true;
       loadedFrom = null;
     }
     alarm = shown;

@@ -16,6 +16,13 @@ export function formatSpan(ms) {
   return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
 }
 
+/** How long something has waited, compactly: "4:07", "1 h 05". */
+export function formatAge(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 3600) return `${Math.floor(s / 60)}:${pad(s % 60)}`;
+  return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))}`;
+}
+
 /** Refresh every countdown (an element with data-deadline) on the page. */
 export function tickDeadlines() {
   for (const el of document.querySelectorAll("[data-deadline]")) {

@@ -4,7 +4,7 @@ import { ApiError } from "./api.js";
 
 export const OPEN_STATES = new Set(["new", "acknowledged", "dispatched", "held"]);
 
-/** P1 and P2 flash until acknowledged, and beep when they arrive or escalate. */
+/** P1 and P2 flash and sound until acknowledged. */
 export const ALERT_PRIORITY = 2;
 
 /** action -> (alarm, user) -> whether the action fits; `user` is null until known. */
@@ -18,28 +18,63 @@ export const ALLOWED = {
   reopen: (a) => a.state === "resolved" || a.state === "closed",
   claim: (a, user) => OPEN_STATES.has(a.state) && (a.claimed_by === null || a.claimed_by !== user),
   release: (a) => OPEN_STATES.has(a.state) && a.claimed_by !== null,
+  mute: (a) => a.state === "new",
 };
 
 export const DONE_WORDS = {
   acknowledge: "Acknowledged", dispatch: "Dispatched", hold: "Put on hold", resume: "Resumed",
   resolve: "Resolved", close: "Closed", reopen: "Reopened", claim: "Claimed", release: "Released",
+  mute: "Muted for 1 minute",
 };
 
+const firstAt = new WeakMap(); // alarm -> its first signal's time in ms, parsed once
+
+function firstAtOf(alarm) {
+  let at = firstAt.get(alarm);
+  if (at === undefined) { at = Date.parse(alarm.first_at); firstAt.set(alarm, at); }
+  return at;
+}
+
+/** Queue order: priority, then the oldest (the longest waiting) first. */
 export function compareAlarms(a, b) {
-  return a.priority - b.priority || b.id - a.id;
+  return a.priority - b.priority || firstAtOf(a) - firstAtOf(b) || a.id - b.id;
+}
+
+/** Whether the alarm waits for an acknowledgement. */
+export function isAlerting(alarm) {
+  return alarm.state === "new" && alarm.priority <= ALERT_PRIORITY;
+}
+
+/**
+ * Whether the alarm is past its acknowledgement deadline. The server says so in `overdue`;
+ * until it does, the console reads it from the deadline and the escalations.
+ */
+export function isOverdue(alarm, now = Date.now()) {
+  if (typeof alarm.overdue === "boolean") return alarm.overdue;
+  if (alarm.state !== "new") return false;
+  return alarm.escalation_count > 0 ||
+    (alarm.ack_deadline !== null && alarm.ack_deadline !== undefined &&
+     Date.parse(alarm.ack_deadline) <= now);
+}
+
+/** Who has been told so far, in a few words ("" when nobody beyond the console). */
+export function escalationText(alarm) {
+  if (alarm.escalation_level) return `⬆ ${alarm.escalation_level}`;
+  return alarm.escalation_count > 0 ? `⬆ escalated ${alarm.escalation_count}×` : "";
 }
 
 const steps = (numbers) => `${numbers.length === 1 ? "step" : "steps"} ${numbers.join(", ")}`;
 
 /** What a failed request means for the operator; `action` is what they tried. */
-export function describeError(err, action) {
+export function describeError(err, action, supervising = false) {
   if (!(err instanceof ApiError)) return "No connection to the server: nothing was saved. Try again.";
   const { status, body } = err;
   // The alarm's state or a unit's status refused it: the server's words name which.
   if (action === "dispatch units to" && status === 409) return `Not dispatched: ${body.detail}.`;
   if (body.error === "sop_incomplete") {
     return `Procedure not complete: ${steps(body.missing_steps ?? [])}. ` +
-      "Tick them first, or a supervisor can resolve anyway with a reason.";
+      (supervising ? "Tick them first, or resolve anyway with a reason below."
+        : "Tick them first, or ask a supervisor to resolve it anyway.");
   }
   if (body.error === "invalid_transition") {
     const state = body.state ?? "changed";

@@ -1,6 +1,6 @@
 // The sign-in page: name and password, then the TOTP code when the server asks for it.
 // The server sets the HttpOnly session cookie; the CSRF token it returns is kept for the tab.
-import { CSRF_KEY, TOKEN_KEY } from "./api.js";
+import { loginRefusal, postLogin } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -21,30 +21,17 @@ async function signIn(event) {
   $("login-error").textContent = "";
   const body = { name: $("name").value.trim(), password: $("password").value };
   if (!$("code-row").hidden && $("code").value.trim()) body.code = $("code").value.trim();
-  const response = await fetch("/api/login", {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const payload = await response.json().catch(() => ({}));
-  if (response.ok) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.setItem(CSRF_KEY, payload.csrf_token);
+  const answer = await postLogin(body);
+  if (answer.ok) {
     location.replace(next());
     return;
   }
-  if (payload.error === "totp_required") {
+  if (answer.payload.error === "totp_required") {
     $("code-row").hidden = false;
     $("code").required = true;
     $("code").focus();
   }
-  if (response.status === 429) {
-    const wait = response.headers.get("Retry-After");
-    $("login-error").textContent = `Too many failed attempts: try again in ${wait} seconds.`;
-    return;
-  }
-  $("login-error").textContent = payload.detail ? String(payload.detail) : `HTTP ${response.status}`;
+  $("login-error").textContent = loginRefusal(answer);
 }
 
 $("login-reason").textContent = REASONS[new URLSearchParams(location.search).get("reason")] ?? "";
