@@ -113,7 +113,7 @@ async def test_low_space_raises_an_equipment_fault_alarm_and_its_restore(
     health = await client.get("/healthz")
     assert health.status_code == 200
     assert health.json()["reason"] == "disk_low"
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers=ADMIN)).text
     assert _metric(metrics, "watchfloor_disk_free_bytes") == 60 * MIB
     assert _metric(metrics, "watchfloor_disk_low") == 1
     assert _metric(metrics, "watchfloor_disk_intake_stopped") == 0
@@ -128,7 +128,7 @@ async def test_low_space_raises_an_equipment_fault_alarm_and_its_restore(
     assert isinstance(signals, list)
     assert [s["raw"].split(":")[0] for s in signals] == ["disk space low", "disk space restored"]
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert _metric((await client.get("/metrics")).text, "watchfloor_disk_low") == 0
+    assert _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_low") == 0
 
 
 async def test_below_the_reserve_intake_stops_while_the_console_reads_and_acts(
@@ -160,7 +160,7 @@ async def test_below_the_reserve_intake_stops_while_the_console_reads_and_acts(
     assert alarm["signals"][0]["raw"].startswith("disk space low, intake stopped")  # type: ignore[index]
     audited = [r.entry.action for r in await platform.audit_log.search(limit=20)]
     assert "alarm.acknowledge" in audited
-    metrics = (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics", headers=ADMIN)).text
     assert _metric(metrics, "watchfloor_disk_intake_stopped") == 1
     assert _metric(metrics, "watchfloor_disk_refused_total") == 2
 
@@ -179,14 +179,14 @@ async def test_the_reserve_file_is_released_when_full_and_made_again(
     reserve = settings.data_dir / RESERVE_FILE
     assert reserve.stat().st_size == RESERVE
     assert reserve.stat().st_blocks * 512 >= RESERVE  # allocated, not sparse
-    assert _metric((await client.get("/metrics")).text, "watchfloor_disk_reserve_held") == 1
+    assert _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_reserve_held") == 1
 
     await _check(platform, disk, RESERVE // 8)  # nearly full: the reserve gives its space
     assert not reserve.exists()
     assert (await client.get("/api/alarms", headers=ADMIN)).status_code == 200
     await _check(platform, disk, RESERVE + RESERVE // 2)  # above the reserve, file not back
     assert (await client.get("/healthz")).status_code == 503
-    assert _metric((await client.get("/metrics")).text, "watchfloor_disk_reserve_held") == 0
+    assert _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_reserve_held") == 0
 
     await _check(platform, disk, 2 * RESERVE)  # room for the file and the reserve besides
     assert reserve.stat().st_size == RESERVE
