@@ -151,10 +151,9 @@ def opening_times(
 
 def expected_state(schedule: Schedule, at: datetime) -> ExpectedState:
     """Return whether the schedule expects the site open or closed at an instant."""
-    for begin, finish in opening_times(schedule, at, at + _SECOND):
-        if begin <= at < finish:
-            return ExpectedState.OPEN
-    return ExpectedState.CLOSED
+    periods = opening_times(schedule, at, at + _SECOND)
+    is_open = any(begin <= at < finish for begin, finish in periods)
+    return ExpectedState.OPEN if is_open else ExpectedState.CLOSED
 
 
 def last_close(schedule: Schedule, at: datetime) -> datetime | None:
