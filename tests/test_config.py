@@ -159,5 +159,5 @@ def test_open_close_period_from_the_environment() -> None:
     assert load_settings(environ={}).open_close_period == 10.0
     settings = load_settings(environ={"WATCHFLOOR_OPEN_CLOSE_PERIOD": "2.5"})
     assert settings.open_close_period == 2.5
-    with pytest.raises(SettingsError, match="(?i)open_close_period"):
+    with pytest.raises(SettingsError, match=r"(?i)open_close_period"):
         load_settings(environ={"WATCHFLOOR_OPEN_CLOSE_PERIOD": "0"})
