@@ -153,3 +153,11 @@ def test_a_disk_reserve_not_below_the_alarm_threshold_is_refused() -> None:
         load_settings(
             environ={"WATCHFLOOR_DISK_LOW_BYTES": "1000", "WATCHFLOOR_DISK_RESERVE_BYTES": "1000"}
         )
+
+
+def test_open_close_period_from_the_environment() -> None:
+    assert load_settings(environ={}).open_close_period == 10.0
+    settings = load_settings(environ={"WATCHFLOOR_OPEN_CLOSE_PERIOD": "2.5"})
+    assert settings.open_close_period == 2.5
+    with pytest.raises(SettingsError, match=r"(?i)open_close_period"):
+        load_settings(environ={"WATCHFLOOR_OPEN_CLOSE_PERIOD": "0"})

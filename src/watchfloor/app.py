@@ -74,7 +74,9 @@ from watchfloor.receivers.disk_space import DiskSpaceWatch, FreeBytes, disk_free
 from watchfloor.receivers.frigate import FrigateReceiver, fetch_frigate_snapshot
 from watchfloor.receivers.hikvision import AlertStreamPuller, HikvisionPushReceiver
 from watchfloor.receivers.onvif import serve_onvif_device
+from watchfloor.receivers.open_close import OpenCloseWatch
 from watchfloor.receivers.supervision import SupervisionWatch
+from watchfloor.store.arming import ArmingSchedules
 from watchfloor.store.audit import SqlAuditLog
 from watchfloor.store.cameras import SqlCameraStore
 from watchfloor.store.database import SQLITE_FILE, migrate, open_engine, sqlite_url
@@ -214,6 +216,7 @@ class Platform:
     taxonomy: Taxonomy
     engine: AsyncEngine
     supervision: SupervisionWatch
+    open_close: OpenCloseWatch
     handling: AlarmHandling
     audit_log: SqlAuditLog
     signer: AuditSigner
@@ -398,6 +401,12 @@ async def open_platform(
             watch = SupervisionWatch(
                 devices=repository, sink=intake, clock=clock, period=settings.supervision_period
             )
+            open_close = OpenCloseWatch(
+                schedules=ArmingSchedules(engine),
+                sink=intake,
+                clock=clock,
+                period=settings.open_close_period,
+            )
             handling = AlarmHandling(
                 repository=repository, taxonomy=taxonomy, clock=clock, publish=bus.publish
             )
@@ -440,6 +449,7 @@ async def open_platform(
                         receiver, host=settings.dc09.host, port=settings.dc09.port
                     ) as address,
                     _running(watch.serve(), name="supervision"),
+                    _running(open_close.serve(), name="open-close"),
                     _running(accounts.serve(_ACCOUNTS_REFRESH_SECONDS), name="dc09-accounts"),
                     _running(
                         serve_escalation(handling, settings.supervision_period),
@@ -543,6 +553,7 @@ async def open_platform(
                         taxonomy=taxonomy,
                         engine=engine,
                         supervision=watch,
+                        open_close=open_close,
                         handling=handling,
                         audit_log=audit_log,
                         signer=signer,

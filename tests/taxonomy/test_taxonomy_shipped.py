@@ -297,3 +297,23 @@ def test_classify_of_known_codes_returns_a_catalogued_type(
 ) -> None:
     result = taxonomy.classify(SourceCode(system=system, code=code))
     assert result.alarm_type in taxonomy.types.values()
+
+
+@pytest.mark.parametrize(
+    ("condition", "code", "basis"),
+    [
+        ("failed_to_close", 806, "supervision"),
+        ("late_to_open", 807, "supervision"),
+        ("unexpected_opening", 808, "intrusion"),
+    ],
+)
+def test_open_close_supervision_conditions_raise_their_types(
+    taxonomy: Taxonomy, condition: str, code: int, basis: str
+) -> None:
+    result = taxonomy.classify(SourceCode(system=CodeSystem.SUPERVISION, code=condition))
+    assert (result.alarm_type.code, result.alarm_type.basis.value) == (code, basis)
+    assert result.alarm_type.raises_alarm
+    restored = taxonomy.classify(
+        SourceCode(system=CodeSystem.SUPERVISION, code=condition), restore=True
+    )
+    assert restored.restore

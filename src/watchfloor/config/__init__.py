@@ -71,6 +71,8 @@ class Settings:
     # holding connections open byte by byte are closed).
     dc09_frame_timeout: float = 10.0
     supervision_period: float = 1.0
+    # How often open/close supervision compares armed states with the arming schedules.
+    open_close_period: float = 10.0
     # Flood control: more signals than this from one device within the window fold into its
     # newest open alarm instead of opening alarms (life safety never); 0 disables it.
     flood_threshold: int = 20
@@ -225,6 +227,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "dc09_unregistered_burst": _parse_positive_int,
     "dc09_frame_timeout": _parse_positive_float,
     "supervision_period": _parse_positive_float,
+    "open_close_period": _parse_positive_float,
     "flood_threshold": _parse_non_negative_int,
     "flood_window_seconds": _parse_positive_float,
     "log_level": _parse_log_level,

@@ -10,19 +10,22 @@ are the core's; this module reads what they need, calls them, and writes what th
    or a staff report's or call's idempotency key at any time), the registered devices the
    items name, the open alarms under the batch's correlation keys (locked on PostgreSQL),
    and, for flood control (``_flood``), each device's recent signal count and, for the
-   devices that may flood, their newest open alarm.
+   devices that may flood, their newest open alarm; for a batch with openings, closings or
+   open/close conditions, the schedules and armed states of their sites (``arming``).
 2. Plan, in memory and in arrival order, as if each item were stored before the next one is
    looked at: ``core.retransmission.deduplicate`` resolves a repeated frame to the stored
    signals or to an earlier frame of the batch; ``core.supervision.plan_supervision`` marks
    devices heard, lost or restored (a restore is stored and correlated like any signal, on
-   the open "link lost" alarm's timeline, but belongs to no unit); every signal is
+   the open "link lost" alarm's timeline, but belongs to no unit);
+   ``core.arming.plan_arming`` changes armed states and adds the restores of the open/close
+   conditions an opening or closing ends (after the batch's signals); every signal is
    attributed to its device, classified, and correlated by
    ``core.correlation.correlate_batch``, which folds flooding signals (``core.flood``) and
    ends each alarm the batch touches in its final state.
 3. Write, one executemany per table: the alarms the batch opened, in their final state; the
    alarms it changed, guarded by the version read in 1; the signals; the pictures that came
    with them (``_snapshots``); their timeline entries;
-   the devices' last-seen time, clock skew and lost link.
+   the devices' last-seen time, clock skew and lost link; the armed states (an upsert).
 
 A batch thus takes about a dozen statements, whatever its size (IN lists are cut at ``CHUNK``
 values). Everything runs on one connection inside one transaction. Nothing here commits or publishes:
@@ -51,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watchfloor.core.alarm_types import Taxonomy
 from watchfloor.core.alarms import OPEN_STATES, Alarm, TimelineEntry
+from watchfloor.core.arming import arming_sites, plan_arming
 from watchfloor.core.correlation import (
     AlarmChange,
     ClassifiedSignal,
@@ -75,10 +79,12 @@ from watchfloor.store._rows import (
     timeline_values,
 )
 from watchfloor.store._snapshots import insert_snapshots
+from watchfloor.store.arming import StoredSchedules, read_schedules, write_arming_states
 from watchfloor.store.tables import UtcDateTime, alarm_timeline, alarms, devices, signals
 
 __all__ = ["BatchOutcome", "apply_batch"]
 
+_NO_SCHEDULES: Final = StoredSchedules(supervised={}, site_ids={})
 _OPEN_STATE_VALUES: Final = sorted(state.value for state in OPEN_STATES)
 
 #: The identity of ``uq_alarms_open_key``, which the open-alarm read matches on.
@@ -158,19 +164,28 @@ async def apply_batch(
     plan = plan_supervision(
         arrivals, [known.by_ref[device_ref(item)] for item in arrivals], known.supervised
     )
+    sites = arming_sites(plan.signals, plan.devices)
+    schedules = await read_schedules(connection, sites) if sites else _NO_SCHEDULES
+    arming = plan_arming(plan.signals, plan.devices, schedules.supervised)
+    # The restores open/close supervision adds go last: they belong to no unit.
+    stored_signals = [*plan.signals, *(signal for signal, _ in arming.restores)]
     batch = [
         classify_for_correlation(taxonomy, signal, device)
-        for signal, device in zip(plan.signals, plan.devices, strict=True)
+        for signal, device in zip(
+            stored_signals,
+            [*plan.devices, *(device for _, device in arming.restores)],
+            strict=True,
+        )
     ]
     open_alarms = await _read_open_alarms(connection, {entry.key for entry in batch})
     if flood is None:
         correlation = correlate_batch(batch, open_alarms)
     else:
-        reading = await read_flood(connection, flood, plan.signals)
+        reading = await read_flood(connection, flood, stored_signals)
         correlation = correlate_batch(
             batch,
             open_alarms,
-            flooding=flooding(flood, reading.stored, plan.signals),
+            flooding=flooding(flood, reading.stored, stored_signals),
             flood_targets=reading.targets,
         )
     changes = correlation.changes
@@ -182,6 +197,7 @@ async def apply_batch(
     await insert_snapshots(connection, records)
     await _insert_timeline(connection, correlation.timeline, records)
     await _update_devices(connection, plan)
+    await write_arming_states(connection, arming.states, schedules.site_ids)
     events = tuple(
         AlarmEvent(
             kind=AlarmEventKind.CREATED if c.read_version is None else AlarmEventKind.UPDATED,

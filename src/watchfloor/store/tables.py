@@ -48,6 +48,7 @@ __all__ = [
     "notification_dead_letters",
     "signal_snapshots",
     "signals",
+    "site_arming",
     "sites",
     "store_health",
     "taxonomy_versions",
@@ -179,6 +180,25 @@ site_schedules = Table(
     Column("open_grace_seconds", Float, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("site_id", "partition"),
+)
+
+#: The armed state of each scheduled site or partition (core.arming), kept by intake, and
+#: which deadline each open/close condition was last raised for (migration 0010).
+site_arming = Table(
+    "site_arming",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    # '' for the whole site, as in site_schedules.
+    Column("partition", Text, primary_key=True),
+    Column("armed", Boolean, nullable=True),
+    Column("opened_at", UtcDateTime, nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+    # The device that reported last (its signals' device and DC-09 account).
+    Column("device", Text, nullable=True),
+    Column("account", Text, nullable=True),
+    Column("failed_close_for", UtcDateTime, nullable=True),
+    Column("late_open_for", UtcDateTime, nullable=True),
+    Column("unexpected_open_for", UtcDateTime, nullable=True),
 )
 
 devices = Table(
