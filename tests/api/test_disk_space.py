@@ -179,14 +179,20 @@ async def test_the_reserve_file_is_released_when_full_and_made_again(
     reserve = settings.data_dir / RESERVE_FILE
     assert reserve.stat().st_size == RESERVE
     assert reserve.stat().st_blocks * 512 >= RESERVE  # allocated, not sparse
-    assert _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_reserve_held") == 1
+    assert (
+        _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_reserve_held")
+        == 1
+    )
 
     await _check(platform, disk, RESERVE // 8)  # nearly full: the reserve gives its space
     assert not reserve.exists()
     assert (await client.get("/api/alarms", headers=ADMIN)).status_code == 200
     await _check(platform, disk, RESERVE + RESERVE // 2)  # above the reserve, file not back
     assert (await client.get("/healthz")).status_code == 503
-    assert _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_reserve_held") == 0
+    assert (
+        _metric((await client.get("/metrics", headers=ADMIN)).text, "watchfloor_disk_reserve_held")
+        == 0
+    )
 
     await _check(platform, disk, 2 * RESERVE)  # room for the file and the reserve besides
     assert reserve.stat().st_size == RESERVE
