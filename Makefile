@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 # What ruff formats and lints; mypy's files are in pyproject.toml (src, tests, scripts).
 LINTED := src tests bench scripts
+# Test processes: the suite waits on sockets, databases and Chromium more than on the CPU.
+TEST_WORKERS ?= 4
+
 # Packages whose branch coverage must stay at 100 %.
 FULL_COVERAGE := src/watchfloor/codecs/*,src/watchfloor/core/*
 
@@ -45,7 +48,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 tests: $(STAMP) browser-deps
-	$(BIN)/pytest --cov --cov-report=term -q
+	$(BIN)/pytest --cov --cov-report=term -q -n $(TEST_WORKERS)
 	$(MAKE) --no-print-directory coverage-floor
 
 # Reads the .coverage file the tests wrote: codecs and core at 100 % branch coverage.
