@@ -172,6 +172,8 @@ class Alarm:
     escalation_count: int = 0
     sop_done: frozenset[int] = frozenset()
     flooded: bool = False
+    #: The zone's description from its device's zone list when the alarm was raised.
+    zone_name: str | None = None
     version: int = 1
 
     @property
