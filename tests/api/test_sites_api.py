@@ -209,3 +209,15 @@ async def test_passphrase_match_no_match_and_silent_duress(
     duress_rows = (await client.get("/api/audit?action=duress.raise", headers=AUDITOR)).json()
     assert [r["target"] for r in duress_rows["items"]] == ["site:Depot"]
     assert (await client.get("/api/audit", headers=OPERATOR)).status_code == 403
+
+
+async def test_the_transparency_register_counts_contacts_without_listing_them(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    await _depot(client, platform)
+    register = await client.get("/transparency.json")
+    assert register.json()["contact_records"] == 2
+    page = (await client.get("/transparency")).text
+    assert "Contact records kept" in page
+    assert "Jane Doe" not in page
+    assert "Jane Doe" not in register.text

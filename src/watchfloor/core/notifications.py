@@ -3,10 +3,12 @@
 Theory of operation: an administrator configures rules (``[[notify]]`` in the config file);
 each names one channel with its target and a match on event, alarm type, category, priority
 and site. For every committed alarm change, ``matching_rules`` picks the rules that fire.
-What leaves watchfloor is a ``Notice``: the alarm's id, type, category, priority, site, state
-and times, and nothing else. Never the signals' free text, a caller's number, a guard's or
-operator's name, a device or zone name: a receiving agency needs to know what happened where,
-not who said it (data minimisation). Every notice sent passes one ``NotificationLog``, where
+What leaves watchfloor is a ``Notice``: the alarm's id, type, category, priority, site, the
+zone's description from the zone list (``zone_name``: "rear door, ground floor" tells a
+responder where; it describes equipment, not people), state and times, and nothing else.
+Never the signals' free text, notes or reports, a caller's number, a guard's or operator's
+name: a receiving agency needs to know what happened where, not who said it (data
+minimisation). Every notice sent passes one ``NotificationLog``, where
 the audit log records it.
 """
 
@@ -155,6 +157,7 @@ class Notice:
     dispatched_at: datetime | None
     resolved_at: datetime | None
     version: int
+    zone_name: str | None = None
 
 
 class DeliveryOutcome(StrEnum):
@@ -233,6 +236,7 @@ def notice_of(event: AlarmEvent) -> Notice:
         dispatched_at=alarm.dispatched_at,
         resolved_at=alarm.resolved_at,
         version=alarm.version,
+        zone_name=alarm.zone_name,
     )
 
 
@@ -256,6 +260,7 @@ def encode_notice(notice: Notice) -> bytes:
             "category": notice.category,
             "priority": notice.priority,
             "site": notice.site,
+            "zone_name": notice.zone_name,
             "state": notice.state.value,
             "first_at": _time(notice.first_at),
             "last_at": _time(notice.last_at),
@@ -366,7 +371,7 @@ def cap_alert_of(notice: Notice, *, sender: str) -> CapAlert:
             certainty=(
                 CapCertainty.LIKELY if notice.acknowledged_at is None else CapCertainty.OBSERVED
             ),
-            area_desc=notice.site or "unknown site",
+            area_desc=", ".join(p for p in (notice.site or "unknown site", notice.zone_name) if p),
             headline=f"{notice.type_name} at {notice.site or 'unknown site'}: {notice.state}",
         ),
     )
