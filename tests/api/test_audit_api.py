@@ -72,6 +72,8 @@ async def test_reads_and_writes_of_an_alarm_are_audited(
     assert seen == [
         ("alarm.list", "alarms:all", AuditOutcome.OK),
         ("alarm.read", target, AuditOutcome.OK),
+        # The alarm's site record: its call list is personal data, read under audit.
+        ("site.contacts.read", "site:Depot", AuditOutcome.OK),
         ("signal.list", target, AuditOutcome.OK),
         ("alarm.acknowledge", target, AuditOutcome.OK),
         ("alarm.note", target, AuditOutcome.OK),
