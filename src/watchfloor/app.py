@@ -42,6 +42,7 @@ from watchfloor.api.hardening import RequestLimits, redact_secrets
 from watchfloor.api.head_limit import head_limited_protocol
 from watchfloor.api.metrics import camera_metrics, chain_collectors, disk_metrics, intake_metrics
 from watchfloor.api.reports import REPORT_MAX_BODY
+from watchfloor.api.sites import SiteServices
 from watchfloor.api.staff import StaffServices
 from watchfloor.api.transparency import RegisterInfo
 from watchfloor.config import Settings, SettingsError
@@ -84,6 +85,7 @@ from watchfloor.store.dispatch import SqlDispatchStore
 from watchfloor.store.repository import SqlRepository
 from watchfloor.store.retention import serve_retention
 from watchfloor.store.sealing import KEY_FILE, SecretKeys
+from watchfloor.store.sites import SqlSiteStore
 from watchfloor.store.taxonomy_history import record_taxonomy, taxonomy_history
 from watchfloor.store.users import SqlUsers
 from watchfloor.store.writer import GroupCommitWriter, open_writer
@@ -529,6 +531,10 @@ async def open_platform(
                                 alarm_types=frozenset(taxonomy.types),
                             ),
                             staff=staff,
+                            sites=SiteServices(
+                                store=SqlSiteStore(engine, clock),
+                                credentials=logins.credentials,
+                            ),
                             stream_recheck_seconds=settings.stream_recheck_seconds,
                             metrics_token=(
                                 settings.metrics_token.value if settings.metrics_token else None

@@ -365,3 +365,14 @@ class AlarmLifecycle(RuleBasedStateMachine):
 
 
 TestAlarmLifecycle = AlarmLifecycle.TestCase
+
+
+def test_a_call_list_step_is_done_only_once_the_call_list_is_worked() -> None:
+    calls = replace(BURGLARY, call_list_steps=frozenset({0}))
+    with pytest.raises(ConflictError, match="needs the call list worked"):
+        check_sop_step(NEW_ALARM, calls, 0, done=True)
+    done = check_sop_step(NEW_ALARM, calls, 0, done=True, call_list_worked=True)
+    assert done.sop_done == {0}
+    # Unchecking never needs it, nor does a step without the requirement.
+    assert check_sop_step(done, calls, 0, done=False).sop_done == frozenset()
+    assert check_sop_step(NEW_ALARM, calls, 2, done=True).sop_done == {2}

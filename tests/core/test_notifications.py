@@ -197,3 +197,13 @@ def test_unknown_categories_and_priorities_map_to_other_and_unknown() -> None:
     assert alert.info.category is CapCategory.OTHER
     assert alert.info.urgency is CapUrgency.UNKNOWN
     assert set(CAP_CATEGORY.values()) <= set(CapCategory)
+
+
+def test_a_notice_names_the_described_zone_in_the_webhook_body_and_the_cap_area() -> None:
+    notice = notice_of(_event(zone_name="Rear door, ground floor"))
+    assert '"zone_name":"Rear door, ground floor"' in encode_notice(notice).decode()
+    alert = cap_alert_of(notice, sender="arc")
+    assert alert.info.area_desc == "Depot North, Rear door, ground floor"
+    undescribed = notice_of(_event())
+    assert '"zone_name":null' in encode_notice(undescribed).decode()
+    assert cap_alert_of(undescribed, sender="arc").info.area_desc == "Depot North"

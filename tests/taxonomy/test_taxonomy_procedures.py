@@ -43,12 +43,30 @@ def test_steps_are_mandatory_unless_marked_optional() -> None:
     assert burglary.optional_steps == {1}
 
 
+def test_a_step_can_require_the_call_list() -> None:
+    document = _with()
+    types = document["types"]
+    assert isinstance(types, list)
+    types[0] = alarm_type(
+        300,
+        "Burglary alarm",
+        sop=[
+            {"step": "Call keyholders until one answers", "requires": "call_list"},
+            "Record the outcome",
+        ],
+    )
+    burglary = parse_taxonomy(render(document), source=SOURCE).get(300)
+    assert burglary.call_list_steps == {0}
+    assert burglary.optional_steps == frozenset()
+
+
 @pytest.mark.parametrize(
     ("step", "expected"),
     [
         ({"step": "x", "colour": "red"}, 'sop step 1: unknown key "colour"'),
         ({"step": "x", "optional": "yes"}, "sop step 1: optional must be true or false"),
         ({"optional": True}, "sop step 1 must be a non-empty string"),
+        ({"step": "x", "requires": "luck"}, 'sop step 1: requires "luck" must be one of call_list'),
     ],
 )
 def test_bad_steps_are_named(step: dict[str, object], expected: str) -> None:

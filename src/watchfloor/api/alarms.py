@@ -11,6 +11,7 @@ from watchfloor.api.auth import allowed
 from watchfloor.api.params import AfterId, AlarmId, NameQuery, OptionalId
 from watchfloor.api.schemas import AlarmDetailOut, AlarmList, AlarmOut, SignalList, SignalOut
 from watchfloor.api.services import Services
+from watchfloor.api.sites import site_record_of
 from watchfloor.core.alarms import AlarmOrder, AlarmState
 from watchfloor.core.principals import Permission, Principal
 
@@ -50,7 +51,8 @@ def alarms_router() -> APIRouter:
         async with audited_in(services.alarms, request, principal, "alarm.read", target) as alarms:
             detail = await alarms.get_alarm(alarm_id)
         alarm_type = services.handling.taxonomy.types.get(detail.alarm.type_code)
-        return AlarmDetailOut.of_detail(detail, alarm_type)
+        record = await site_record_of(request, principal, services.sites, detail)
+        return AlarmDetailOut.of_detail(detail, alarm_type, record)
 
     @router.get("/signals", summary="List signals, newest first")
     async def list_signals(

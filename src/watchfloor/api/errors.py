@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from watchfloor.codecs.errors import DecodeError, UnsupportedMessageError
 from watchfloor.core.errors import (
     ConflictError,
+    InvalidRecordError,
     InvalidTransitionError,
     NotFoundError,
     PayloadTooLargeError,
@@ -46,6 +47,7 @@ ERROR_STATUS: Mapping[type[Exception], tuple[int, str]] = {
     UnsupportedMessageError: (415, "unsupported_media_type"),
     DecodeError: (400, "malformed_payload"),
     UserInputError: (422, "invalid_request"),
+    InvalidRecordError: (422, "invalid_request"),
     LoginRefusedError: (401, "login_refused"),
     SecondFactorRequiredError: (401, "totp_required"),
     RateLimitedError: (429, "rate_limited"),
@@ -69,6 +71,10 @@ async def _watchfloor_error(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, UserInputError):
         extra["problems"] = [{"field": exc.field, "message": str(exc)}]
+    if isinstance(exc, InvalidRecordError):
+        extra["problems"] = [
+            {"field": problem.partition(":")[0], "message": problem} for problem in exc.problems
+        ]
     if isinstance(exc, RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(_body(code, str(exc), **extra), status_code=status, headers=headers)

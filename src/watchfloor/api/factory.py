@@ -21,6 +21,7 @@ from watchfloor.api.reports import reports_router
 from watchfloor.api.search import search_router
 from watchfloor.api.services import ApiServices
 from watchfloor.api.sessions import sessions_router
+from watchfloor.api.sites import sites_router
 from watchfloor.api.statistics import statistics_router
 from watchfloor.api.stream import stream_router
 from watchfloor.api.transparency import transparency_router
@@ -43,6 +44,8 @@ def create_api(services: ApiServices) -> FastAPI:
     app.include_router(metrics_router())
     # Before the handling routes, whose /alarms/{id}/{action} would shadow dispatch-units.
     app.include_router(units_router())
+    # Also before them: /alarms/{id}/verify and /alarms/{id}/calls.
+    app.include_router(sites_router())
     app.include_router(reports_router())
     app.include_router(notifications_router())
     app.include_router(handling_router())

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from watchfloor.api.params import AsciiKey, HexKey, Name, Note, TypeCode, UtcTime
+from watchfloor.api.site_schemas import SiteRecordOut
 from watchfloor.codecs.accounts import ACCOUNT_PATTERN
 from watchfloor.core.alarm_types import AlarmType
 from watchfloor.core.alarms import Alarm, AlarmAction, AlarmState, Outcome, TimelineEntry
@@ -59,6 +60,7 @@ class AlarmOut(BaseModel):
     site: str | None
     device: str
     zone: str | None
+    zone_name: str | None = Field(description="the zone's description (null: not described)")
     signal_count: int
     first_at: datetime
     last_at: datetime
@@ -104,6 +106,7 @@ class AlarmOut(BaseModel):
             site=alarm.site,
             device=alarm.device,
             zone=alarm.zone,
+            zone_name=alarm.zone_name,
             signal_count=alarm.signal_count,
             first_at=alarm.first_at,
             last_at=alarm.last_at,
@@ -139,6 +142,7 @@ class SignalOut(BaseModel):
     code: str
     code_system: str
     zone: str | None
+    zone_name: str | None = Field(description="the zone's description (null: not described)")
     partition: str | None
     restore: bool
     text: str | None
@@ -163,6 +167,7 @@ class SignalOut(BaseModel):
             code=signal.code.code,
             code_system=signal.code.system,
             zone=signal.zone,
+            zone_name=record.zone_name,
             partition=signal.partition,
             restore=signal.restore,
             text=signal.text,
@@ -202,15 +207,24 @@ class AlarmDetailOut(AlarmOut):
     signals: list[SignalOut]
     timeline: list[TimelineOut]
     sop: list[StepOut]
+    site_record: SiteRecordOut | None = Field(
+        default=None, description="the alarm's site record (null: the site has none)"
+    )
 
     @classmethod
-    def of_detail(cls, detail: AlarmDetail, alarm_type: AlarmType | None) -> AlarmDetailOut:
+    def of_detail(
+        cls,
+        detail: AlarmDetail,
+        alarm_type: AlarmType | None,
+        site_record: SiteRecordOut | None = None,
+    ) -> AlarmDetailOut:
         """Build from a core alarm detail and the alarm's type (None: no longer in force)."""
         return cls(
             **AlarmOut.of(detail.alarm).model_dump(),
             signals=[SignalOut.of(s) for s in detail.signals],
             timeline=[TimelineOut.of(t) for t in detail.timeline],
             sop=AlarmTypeOut.of(alarm_type).sop if alarm_type is not None else [],
+            site_record=site_record,
         )
 
 

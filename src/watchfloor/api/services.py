@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from watchfloor.api.hardening import RequestLimits
     from watchfloor.api.health import DiskSpaceSource
     from watchfloor.api.metrics import Collector
+    from watchfloor.api.sites import SiteServices
     from watchfloor.api.staff import StaffServices
     from watchfloor.api.transparency import RegisterInfo
 
@@ -55,6 +56,7 @@ class ApiServices:
     refusals: RefusalLog
     request_limits: RequestLimits
     cameras: CameraServices
+    sites: SiteServices
     #: How often an open stream checks that its token or session is still good.
     stream_recheck_seconds: float = 30.0
     #: A bearer token for /metrics alone (Prometheus); None: only API tokens that may.

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from watchfloor.api.services import ApiServices, Services
 from watchfloor.core.alarm_types import Basis
@@ -112,6 +112,9 @@ class TransparencyOut(BaseModel):
     searches: int
     exports: int
     users_by_role: dict[str, int]
+    contact_records: int = Field(
+        description="how many contact records (people on sites' call lists) are kept"
+    )
     audit_checkpoint: CheckpointEntry | None
     taxonomy_history: list[TaxonomyChangeEntry]
 
@@ -158,6 +161,7 @@ async def _register(services: ApiServices) -> TransparencyOut:
         searches=audit_counts[SEARCH_ACTIONS],
         exports=audit_counts[EXPORT_ACTIONS],
         users_by_role=await services.users.count_users_by_role(),
+        contact_records=await services.sites.store.count_contacts(),
         audit_checkpoint=None
         if checkpoint is None
         else CheckpointEntry(
@@ -256,6 +260,9 @@ until it is closed. The audit log is kept for the life of the deployment.</p>
 <p>Searches of stored data: {register.searches}. Exports: {register.exports}.
 Each needs a reason, and each is in the audit log.</p>
 <table><tr><th>Role</th><th>Users</th></tr>{users}</table>
+<p>Contact records kept (people on sites' call lists, with their phone numbers):
+{register.contact_records}. Reading a site's call list is recorded in the audit log; a
+contact removed from a site is deleted.</p>
 <h2>Audit log</h2>
 <p>Every read and change of alarm data is recorded in a hash-chained log that cannot be
 altered without detection.</p>

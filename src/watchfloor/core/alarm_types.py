@@ -129,6 +129,8 @@ class AlarmType:
     basis: Basis
     sop: tuple[str, ...]
     optional_steps: frozenset[int] = frozenset()
+    #: Steps that can be marked done only once the call list is worked (a contact answered).
+    call_list_steps: frozenset[int] = frozenset()
     ack_within: timedelta | None = None
     raises_alarm: bool = True
 

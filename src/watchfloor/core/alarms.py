@@ -140,6 +140,8 @@ class TimelineKind(StrEnum):
     FLOOD = "flood"
     #: A dispatched unit's progress: acknowledged, en route, on scene, cleared.
     UNIT = "unit"
+    #: A call to a contact of the site's call list, with its outcome.
+    CALL = "call"
 
 
 TIMELINE_OF_ACTION: Mapping[AlarmAction, TimelineKind] = MappingProxyType(
@@ -195,6 +197,8 @@ class Alarm:
     escalation_level: str | None = None
     sop_done: frozenset[int] = frozenset()
     flooded: bool = False
+    #: The zone's description from its device's zone list when the alarm was raised.
+    zone_name: str | None = None
     version: int = 1
 
     @property
@@ -307,17 +311,32 @@ def claim_alarm(
     return replace(alarm, claimed_by=None if release else actor, version=alarm.version + 1)
 
 
-def check_sop_step(alarm: Alarm, alarm_type: AlarmType, index: int, *, done: bool) -> Alarm:
+def check_sop_step(
+    alarm: Alarm,
+    alarm_type: AlarmType,
+    index: int,
+    *,
+    done: bool,
+    call_list_worked: bool = False,
+) -> Alarm:
     """Return the alarm with procedure step ``index`` marked done (or not done).
+
+    A step that requires the call list (``AlarmType.call_list_steps``) can be marked done
+    only once ``call_list_worked`` (``core.sites.call_list_worked``).
 
     Raises:
         InvalidTransitionError: the alarm is not open.
         IndexError: the procedure has no such step.
+        ConflictError: a call-list step while the call list is not worked.
     """
     if not alarm.is_open:
         raise InvalidTransitionError(alarm.state, "check a step of")
     if not 0 <= index < len(alarm_type.sop):
         raise IndexError(f"{alarm_type.name} has no step {index + 1}")
+    if done and index in alarm_type.call_list_steps and not call_list_worked:
+        raise ConflictError(
+            f"step {index + 1} needs the call list worked: no contact has answered yet"
+        )
     steps = alarm.sop_done | {index} if done else alarm.sop_done - {index}
     return replace(alarm, sop_done=frozenset(steps), version=alarm.version + 1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConflictError",
+    "InvalidRecordError",
     "InvalidTransitionError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -68,3 +69,11 @@ class PayloadTooLargeError(WatchfloorError):
 
 class SecretKeyError(WatchfloorError):
     """A secret stored encrypted cannot be opened or sealed: its key is missing or damaged."""
+
+
+class InvalidRecordError(WatchfloorError):
+    """A site record (site, zone, contact, schedule) is invalid; each problem names its field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))

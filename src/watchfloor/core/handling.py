@@ -27,6 +27,7 @@ from watchfloor.core.alarms import (
 from watchfloor.core.correlation import SYSTEM_ACTOR
 from watchfloor.core.errors import ConflictError
 from watchfloor.core.ports import AlarmEvent, AlarmEventKind, AlarmStore, Clock, Publish
+from watchfloor.core.sites import CallAttempt, CallOutcome, Contact, call_list_worked
 
 __all__ = ["AlarmHandling"]
 
@@ -104,9 +105,16 @@ class AlarmHandling:
         Raises:
             NotFoundError, InvalidTransitionError, IndexError (no such step), ConflictError.
         """
-        previous = (await self.repository.get_alarm(alarm_id)).alarm
+        detail = await self.repository.get_alarm(alarm_id)
+        previous = detail.alarm
         alarm_type = self.taxonomy.get(previous.type_code)
-        updated = check_sop_step(previous, alarm_type, index, done=done)
+        updated = check_sop_step(
+            previous,
+            alarm_type,
+            index,
+            done=done,
+            call_list_worked=call_list_worked(detail.calls),
+        )
         entry = TimelineEntry(
             at=self.clock.now(),
             kind=TimelineKind.SOP_STEP,
@@ -114,6 +122,60 @@ class AlarmHandling:
             detail=f"{'done' if done else 'not done'}: {index + 1}. {alarm_type.sop[index]}",
         )
         return await self._save(previous, updated, [entry])
+
+    async def record_call(
+        self,
+        alarm_id: int,
+        contact: Contact,
+        outcome: CallOutcome,
+        *,
+        actor: str,
+        phone_label: str | None = None,
+    ) -> Alarm:
+        """Record a call to a contact of the site's call list on the alarm's timeline.
+
+        An answered call works the call list: the procedure's steps that require it are
+        marked done with it. Not idempotent (each call is one attempt).
+
+        Raises:
+            NotFoundError, ConflictError.
+        """
+        detail = await self.repository.get_alarm(alarm_id)
+        previous = detail.alarm
+        now = self.clock.now()
+        attempt = CallAttempt(
+            contact_id=contact.id, outcome=outcome, at=now, actor=actor, phone_label=phone_label
+        )
+        on = f" on {phone_label}" if phone_label else ""
+        spoken = outcome.value.replace("_", " ")
+        role = contact.role.value.replace("_", " ")
+        entries = [
+            TimelineEntry(
+                at=now,
+                kind=TimelineKind.CALL,
+                actor=actor,
+                detail=f"called {contact.name} ({role}){on}: {spoken}",
+            )
+        ]
+        alarm_type = self.taxonomy.types.get(previous.type_code)
+        steps = frozenset[int]()
+        if alarm_type is not None and previous.is_open and outcome is CallOutcome.ANSWERED:
+            steps = alarm_type.call_list_steps - previous.sop_done
+            entries += [
+                TimelineEntry(
+                    at=now,
+                    kind=TimelineKind.SOP_STEP,
+                    actor=actor,
+                    detail=f"done: {index + 1}. {alarm_type.sop[index]}",
+                )
+                for index in sorted(steps)
+            ]
+        updated = replace(
+            previous, sop_done=previous.sop_done | steps, version=previous.version + 1
+        )
+        stored = await self.repository.save_alarm(previous, updated, entries, calls=[attempt])
+        self.publish(AlarmEvent(kind=AlarmEventKind.UPDATED, alarm=stored))
+        return stored
 
     async def add_note(self, alarm_id: int, text: str, *, actor: str) -> Alarm:
         """Add a note to the alarm's timeline.

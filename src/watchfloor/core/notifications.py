@@ -7,10 +7,12 @@ rules that fire. An alarm nobody acknowledged climbs the taxonomy's escalation l
 level at a time, each an ``alarm.escalated`` change: a rule with ``levels`` fires only once
 the alarm has reached one of them, so that each level's people are told through their own
 channel (the supervisors' pager at the first level, the duty manager's phone at the next).
-What leaves watchfloor is a ``Notice``: the alarm's id, type, category, priority, site, state
-and times, and nothing else. Never the signals' free text, a caller's number, a guard's or
-operator's name, a device or zone name: a receiving agency needs to know what happened where,
-not who said it (data minimisation). Every notice sent passes one ``NotificationLog``, where
+What leaves watchfloor is a ``Notice``: the alarm's id, type, category, priority, site, the
+zone's description from the zone list (``zone_name``: "rear door, ground floor" tells a
+responder where; it describes equipment, not people), state and times, and nothing else.
+Never the signals' free text, notes or reports, a caller's number, a guard's or operator's
+name: a receiving agency needs to know what happened where, not who said it (data
+minimisation). Every notice sent passes one ``NotificationLog``, where
 the audit log records it.
 """
 
@@ -166,6 +168,7 @@ class Notice:
     version: int
     overdue: bool = False
     escalation_level: str | None = None
+    zone_name: str | None = None
 
 
 class DeliveryOutcome(StrEnum):
@@ -246,6 +249,7 @@ def notice_of(event: AlarmEvent) -> Notice:
         version=alarm.version,
         overdue=alarm.overdue,
         escalation_level=alarm.escalation_level,
+        zone_name=alarm.zone_name,
     )
 
 
@@ -284,6 +288,7 @@ def encode_notice(notice: Notice) -> bytes:
             "category": notice.category,
             "priority": notice.priority,
             "site": notice.site,
+            "zone_name": notice.zone_name,
             "state": notice.state.value,
             "first_at": _time(notice.first_at),
             "last_at": _time(notice.last_at),
@@ -400,7 +405,7 @@ def cap_alert_of(notice: Notice, *, sender: str) -> CapAlert:
             certainty=(
                 CapCertainty.LIKELY if notice.acknowledged_at is None else CapCertainty.OBSERVED
             ),
-            area_desc=notice.site or "unknown site",
+            area_desc=", ".join(p for p in (notice.site or "unknown site", notice.zone_name) if p),
             headline=f"{notice.type_name} at {notice.site or 'unknown site'}: {notice.state}",
         ),
     )

@@ -13,6 +13,7 @@ from watchfloor.core.alarms import Alarm, AlarmOrder, AlarmState, TimelineEntry
 from watchfloor.core.audit import AuditEntry
 from watchfloor.core.devices import AccountUpdate, Device
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
+from watchfloor.core.sites import CallAttempt
 from watchfloor.core.statistics import AlarmFact
 
 __all__ = [
@@ -82,11 +83,12 @@ class EventSource(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlarmDetail:
-    """An alarm with its signals (oldest first) and timeline (oldest first)."""
+    """An alarm with its signals, timeline and calls to the site's contacts (oldest first)."""
 
     alarm: Alarm
     signals: tuple[SignalRecord, ...]
     timeline: tuple[TimelineEntry, ...]
+    calls: tuple[CallAttempt, ...] = ()
 
 
 class SignalSink(Protocol):
@@ -152,9 +154,16 @@ class AlarmStore(AuditedStore, Protocol):
         ...
 
     async def save_alarm(
-        self, previous: Alarm, updated: Alarm, entries: Sequence[TimelineEntry]
+        self,
+        previous: Alarm,
+        updated: Alarm,
+        entries: Sequence[TimelineEntry],
+        *,
+        calls: Sequence[CallAttempt] = (),
     ) -> Alarm:
         """Store an operator's change to an alarm with its timeline entries, in one commit.
+
+        ``calls`` are calls to the site's contacts made on the alarm, stored with it.
 
         Compare-and-set on ``previous.version``: of two concurrent changes to one alarm,
         exactly one is stored. Not idempotent (each call adds timeline entries).

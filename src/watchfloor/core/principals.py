@@ -44,6 +44,8 @@ class Permission(StrEnum):
     EXPORT_DATA = "search and export data"
     READ_TAXONOMY = "read the alarm types"
     READ_EQUIPMENT = "read equipment"
+    READ_SITES = "read site records and call lists"
+    MANAGE_SITES = "edit site records and call lists"
     MANAGE_EQUIPMENT = "manage equipment"
     MANAGE_USERS = "manage users and tokens"
     MANAGE_NOTIFICATIONS = "manage notifications"
@@ -60,10 +62,12 @@ _OPERATOR = frozenset(
         Permission.READ_UNITS,
         Permission.READ_TAXONOMY,
         Permission.READ_EQUIPMENT,
+        Permission.READ_SITES,
     }
 )
 _SUPERVISOR = _OPERATOR | {
     Permission.SUPERVISE_ALARMS,
+    Permission.MANAGE_SITES,
     Permission.MANAGE_UNITS,
     Permission.READ_STATISTICS,
     Permission.EXPORT_DATA,

@@ -92,12 +92,17 @@ class Signal:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignalRecord:
-    """A stored signal: the signal, its id, its alarm type and the alarm it joined (if any)."""
+    """A stored signal: the signal, its id, its alarm type and the alarm it joined (if any).
+
+    ``zone_name`` is its zone's description on its device's zone list, where read (None:
+    not described).
+    """
 
     id: int
     alarm_id: int | None
     type_code: int
     signal: Signal
+    zone_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

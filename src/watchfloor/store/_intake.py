@@ -79,6 +79,7 @@ from watchfloor.store._rows import (
     timeline_values,
 )
 from watchfloor.store._snapshots import insert_snapshots
+from watchfloor.store._zones import describe_zones
 from watchfloor.store.arming import StoredSchedules, read_schedules, write_arming_states
 from watchfloor.store.tables import UtcDateTime, alarm_timeline, alarms, devices, signals
 
@@ -188,7 +189,7 @@ async def apply_batch(
             flooding=flooding(flood, reading.stored, stored_signals),
             flood_targets=reading.targets,
         )
-    changes = correlation.changes
+    changes = await describe_zones(connection, batch, correlation.changes)
     final = await _insert_alarms(connection, changes)
     await _update_alarms(connection, [c for c in changes if c.read_version is not None])
     records = await _insert_signals(

@@ -16,6 +16,7 @@ from watchfloor.core.devices import Device, DeviceKind
 from watchfloor.core.mapping_overrides import parse_overrides
 from watchfloor.core.retransmission import dedupe_key
 from watchfloor.core.signals import Origin, Signal, SignalRecord, SignalSource
+from watchfloor.core.sites import CallAttempt, CallOutcome
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import DEFAULT_GRACE, SupervisedDevice
 from watchfloor.store.tables import alarms, camera_devices, devices, dispatches, sites
@@ -26,6 +27,8 @@ __all__ = [
     "alarm_from_row",
     "alarm_update_values",
     "alarm_values",
+    "call_from_row",
+    "call_values",
     "chunks",
     "device_from_row",
     "select_alarm_facts",
@@ -73,6 +76,7 @@ def alarm_update_values(alarm: Alarm) -> dict[str, Any]:
         "site": alarm.site,
         "device": alarm.device,
         "zone": alarm.zone,
+        "zone_name": alarm.zone_name,
         "signal_count": alarm.signal_count,
         "first_at": alarm.first_at,
         "last_at": alarm.last_at,
@@ -109,6 +113,7 @@ def alarm_from_row(row: Row[Any]) -> Alarm:
         site=m["site"],
         device=m["device"],
         zone=m["zone"],
+        zone_name=m["zone_name"],
         signal_count=m["signal_count"],
         first_at=m["first_at"],
         last_at=m["last_at"],
@@ -225,7 +230,37 @@ def signal_record_from_row(row: Row[Any]) -> SignalRecord:
         token=m["token"],
         ext=tuple(json.loads(m["ext"])),
     )
-    return SignalRecord(id=m["id"], alarm_id=m["alarm_id"], type_code=m["type_code"], signal=signal)
+    return SignalRecord(
+        id=m["id"],
+        alarm_id=m["alarm_id"],
+        type_code=m["type_code"],
+        signal=signal,
+        zone_name=m.get("zone_name"),
+    )
+
+
+def call_values(call: CallAttempt, *, alarm_id: int) -> dict[str, Any]:
+    """Return the column values of a call to a contact made on an alarm."""
+    return {
+        "alarm_id": alarm_id,
+        "contact_id": call.contact_id,
+        "phone_label": call.phone_label,
+        "outcome": call.outcome.value,
+        "at": call.at,
+        "actor": call.actor,
+    }
+
+
+def call_from_row(row: Row[Any]) -> CallAttempt:
+    """Return the call stored in a row of ``call_attempts``."""
+    m = row._mapping
+    return CallAttempt(
+        contact_id=m["contact_id"],
+        outcome=CallOutcome(m["outcome"]),
+        at=m["at"],
+        actor=m["actor"],
+        phone_label=m["phone_label"],
+    )
 
 
 def timeline_values(entry: TimelineEntry, *, alarm_id: int) -> dict[str, Any]:

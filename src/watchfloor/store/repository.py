@@ -14,6 +14,7 @@ from watchfloor.core.devices import AccountUpdate, Device, DeviceKind
 from watchfloor.core.errors import ConflictError, NotFoundError
 from watchfloor.core.ports import AlarmDetail
 from watchfloor.core.signals import SignalRecord
+from watchfloor.core.sites import CallAttempt
 from watchfloor.core.statistics import AlarmFact
 from watchfloor.core.supervision import SupervisedDevice, supervision_deadline
 from watchfloor.store._accounts import changed_values, check_change, find_account
@@ -23,6 +24,8 @@ from watchfloor.store._errors import translate_errors
 from watchfloor.store._rows import (
     alarm_fact_from_row,
     alarm_from_row,
+    call_from_row,
+    call_values,
     device_from_row,
     select_alarm_facts,
     select_devices,
@@ -31,10 +34,12 @@ from watchfloor.store._rows import (
     timeline_from_row,
 )
 from watchfloor.store._unit import AuditedUnit
+from watchfloor.store._zones import signal_zone_name
 from watchfloor.store.database import insert_ignoring_conflicts
 from watchfloor.store.tables import (
     alarm_timeline,
     alarms,
+    call_attempts,
     devices,
     signals,
     sites,
@@ -133,7 +138,12 @@ class SqlRepository(AuditedUnit):
                 )
 
     async def save_alarm(
-        self, previous: Alarm, updated: Alarm, entries: Sequence[TimelineEntry]
+        self,
+        previous: Alarm,
+        updated: Alarm,
+        entries: Sequence[TimelineEntry],
+        *,
+        calls: Sequence[CallAttempt] = (),
     ) -> Alarm:
         """Store an operator's change to an alarm with its timeline entries, in one commit.
 
@@ -148,6 +158,7 @@ class SqlRepository(AuditedUnit):
             previous: the alarm as read before the change.
             updated: the alarm after the change, at a higher version.
             entries: the timeline entries of the change, oldest first.
+            calls: calls to the site's contacts made on the alarm, stored with it.
 
         Returns:
             The alarm as stored.
@@ -164,7 +175,13 @@ class SqlRepository(AuditedUnit):
             raise ValueError("save_alarm needs the same alarm at a higher version")
         with translate_errors(f"save alarm {previous.id}"):
             async with self._write() as connection:
-                return await write_alarm_change(connection, previous, updated, entries)
+                stored = await write_alarm_change(connection, previous, updated, entries)
+                if calls:
+                    await connection.execute(
+                        call_attempts.insert(),
+                        [call_values(call, alarm_id=previous.id) for call in calls],
+                    )
+                return stored
 
     async def overdue_alarms(self, now: datetime, *, limit: int = 500) -> list[Alarm]:
         """Return new alarms whose acknowledgement deadline is at or before ``now``.
@@ -211,17 +228,25 @@ class SqlRepository(AuditedUnit):
                 if alarm_row is None:
                     raise NotFoundError(f"no alarm {alarm_id}")
                 signal_rows = await connection.execute(
-                    select(signals).where(signals.c.alarm_id == alarm_id).order_by(signals.c.id)
+                    select(signals, signal_zone_name())
+                    .where(signals.c.alarm_id == alarm_id)
+                    .order_by(signals.c.id)
                 )
                 timeline_rows = await connection.execute(
                     select(alarm_timeline)
                     .where(alarm_timeline.c.alarm_id == alarm_id)
                     .order_by(alarm_timeline.c.id)
                 )
+                call_rows = await connection.execute(
+                    select(call_attempts)
+                    .where(call_attempts.c.alarm_id == alarm_id)
+                    .order_by(call_attempts.c.id)
+                )
                 return AlarmDetail(
                     alarm=alarm_from_row(alarm_row),
                     signals=tuple(signal_record_from_row(row) for row in signal_rows),
                     timeline=tuple(timeline_from_row(row) for row in timeline_rows),
+                    calls=tuple(call_from_row(row) for row in call_rows),
                 )
 
     async def list_signals(
@@ -238,7 +263,7 @@ class SqlRepository(AuditedUnit):
         Raises:
             StoreUnavailableError: the database could not be read.
         """
-        query = select(signals).order_by(signals.c.id.desc()).limit(limit)
+        query = select(signals, signal_zone_name()).order_by(signals.c.id.desc()).limit(limit)
         if device is not None:
             query = query.where(signals.c.device == device)
         if alarm_id is not None:

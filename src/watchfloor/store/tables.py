@@ -40,8 +40,10 @@ __all__ = [
     "api_tokens",
     "audit_checkpoints",
     "audit_log",
+    "call_attempts",
     "camera_devices",
     "console_sessions",
+    "contacts",
     "devices",
     "dispatches",
     "metadata",
@@ -49,11 +51,13 @@ __all__ = [
     "signal_snapshots",
     "signals",
     "site_arming",
+    "site_schedules",
     "sites",
     "store_health",
     "taxonomy_versions",
     "units",
     "users",
+    "zones",
 ]
 
 # Constraint names are fixed so that migrations can refer to them on every backend.
@@ -163,6 +167,8 @@ contacts = Table(
     Column("duress_hash", Text, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_contacts_site_position", "site_id", "position"),
+    # Never reuse a removed contact's id: calls on alarms name contacts by id.
+    sqlite_autoincrement=True,
 )
 
 #: A site's (or partition's) arming schedule (core.schedules): weekly windows and exceptions
@@ -183,7 +189,7 @@ site_schedules = Table(
 )
 
 #: The armed state of each scheduled site or partition (core.arming), kept by intake, and
-#: which deadline each open/close condition was last raised for (migration 0010).
+#: which deadline each open/close condition was last raised for (migration 0011).
 site_arming = Table(
     "site_arming",
     metadata,
@@ -199,6 +205,21 @@ site_arming = Table(
     Column("failed_close_for", UtcDateTime, nullable=True),
     Column("late_open_for", UtcDateTime, nullable=True),
     Column("unexpected_open_for", UtcDateTime, nullable=True),
+)
+
+#: The calls an operator made to a site's contacts while handling an alarm. ``contact_id``
+#: has no foreign key: a contact removed from the call list is deleted, its calls stay with
+#: the alarm (and go with it at retention).
+call_attempts = Table(
+    "call_attempts",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("alarm_id", ID, ForeignKey("alarms.id"), nullable=False, index=True),
+    Column("contact_id", Integer, nullable=False),
+    Column("phone_label", Text, nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
 )
 
 devices = Table(
@@ -242,6 +263,8 @@ alarms = Table(
     Column("site", Text, nullable=True),
     Column("device", Text, nullable=False),
     Column("zone", Text, nullable=True),
+    # The zone's description when the alarm was raised (the device's zone list; migration 0009).
+    Column("zone_name", Text, nullable=True),
     # ``Signal.device`` of the signals that correlate here; ``device`` above is the display
     # name, which differs for registered devices.
     Column("key_device", Text, nullable=False),

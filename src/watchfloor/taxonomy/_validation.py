@@ -47,7 +47,9 @@ _TYPE_KEYS = (
     "raises_alarm",
     "ack_within_seconds",
 )
-_STEP_KEYS = ("step", "optional")
+_STEP_KEYS = ("step", "optional", "requires")
+#: What a step may require before it can be marked done (``AlarmType.call_list_steps``).
+_STEP_REQUIREMENTS = ("call_list",)
 #: The longest acknowledgement deadline a file may set: a day.
 _MAX_DEADLINE_SECONDS = 86_400
 _OPTIONAL_TYPE_KEYS = frozenset({"raises_alarm", "ack_within_seconds"})
@@ -182,7 +184,7 @@ class _Builder:
         category = self.read_category(where, entry)
         priority = self.read_priority(where, entry)
         basis = self.read_basis(where, entry)
-        sop, optional_steps = self.read_sop(where, entry)
+        sop, optional_steps, call_list_steps = self.read_sop(where, entry)
         ack_within = self.read_type_deadline(where, entry, priority)
         raises_alarm = entry.get("raises_alarm", True)
         if not isinstance(raises_alarm, bool):
@@ -207,6 +209,7 @@ class _Builder:
             basis=basis,
             sop=sop,
             optional_steps=optional_steps,
+            call_list_steps=call_list_steps,
             ack_within=ack_within,
             raises_alarm=raises_alarm,
         )
@@ -251,32 +254,47 @@ class _Builder:
 
     def read_sop(
         self, where: str, entry: Mapping[str, object]
-    ) -> tuple[tuple[str, ...] | None, frozenset[int]]:
-        """A step is a string (mandatory) or ``{ step = "...", optional = true }``."""
+    ) -> tuple[tuple[str, ...] | None, frozenset[int], frozenset[int]]:
+        """A step is a string (mandatory) or ``{ step = "...", optional = true }``.
+
+        ``requires = "call_list"`` makes a step one that can be marked done only once the
+        site's call list has been worked (a contact answered).
+        """
         if "sop" not in entry:
-            return None, frozenset()
+            return None, frozenset(), frozenset()
         sop = entry["sop"]
         if not isinstance(sop, list) or not sop:
             self.report(where, "sop must be a non-empty list of steps")
-            return None, frozenset()
+            return None, frozenset(), frozenset()
         steps: list[str] = []
         optional: set[int] = set()
+        call_list: set[int] = set()
         for number, item in enumerate(sop, start=1):
-            step, is_optional = item, False
+            step, is_optional, requires = item, False, None
             if isinstance(item, dict):
                 unknown = sorted(set(item) - set(_STEP_KEYS))
                 if unknown:
                     self.report(where, f"sop step {number}: unknown key {_show(unknown[0])}")
                 step, is_optional = item.get("step"), item.get("optional", False)
+                requires = item.get("requires")
                 if not isinstance(is_optional, bool):
                     self.report(where, f"sop step {number}: optional must be true or false")
+                if requires is not None and requires not in _STEP_REQUIREMENTS:
+                    self.report(
+                        where,
+                        f"sop step {number}: requires {_show(requires)} must be one of "
+                        + ", ".join(_STEP_REQUIREMENTS),
+                    )
             if isinstance(step, str) and step.strip():
                 steps.append(step.strip())
                 if is_optional is True:
                     optional.add(number - 1)
+                if requires == "call_list":
+                    call_list.add(number - 1)
             else:
                 self.report(where, f"sop step {number} must be a non-empty string")
-        return (tuple(steps) if len(steps) == len(sop) else None), frozenset(optional)
+        complete = tuple(steps) if len(steps) == len(sop) else None
+        return complete, frozenset(optional), frozenset(call_list)
 
     def read_deadlines(self, table: object) -> None:
         """``[acknowledge_within]`` p1 = 30 ... p5 = 0 (seconds; 0: never escalate)."""

@@ -69,6 +69,8 @@ def upgrade() -> None:
         sa.Column("passphrase_hash", sa.Text, nullable=True),
         sa.Column("duress_hash", sa.Text, nullable=True),
         sa.Column("updated_at", _ts(), nullable=False),
+        # Never reuse a removed contact's id: calls on alarms name contacts by id.
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_contacts_site_position", "contacts", ["site_id", "position"])
     op.create_table(
@@ -85,9 +87,34 @@ def upgrade() -> None:
         sa.Column("updated_at", _ts(), nullable=False),
         sa.UniqueConstraint("site_id", "partition"),
     )
+    op.add_column("alarms", sa.Column("zone_name", sa.Text, nullable=True))
+    op.create_table(
+        "call_attempts",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column(
+            "alarm_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.ForeignKey("alarms.id"),
+            nullable=False,
+        ),
+        sa.Column("contact_id", sa.Integer, nullable=False),
+        sa.Column("phone_label", sa.Text, nullable=True),
+        sa.Column("outcome", sa.String(32), nullable=False),
+        sa.Column("at", _ts(), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+    )
+    op.create_index("ix_call_attempts_alarm_id", "call_attempts", ["alarm_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_call_attempts_alarm_id", table_name="call_attempts")
+    op.drop_table("call_attempts")
+    op.execute("ALTER TABLE alarms DROP COLUMN zone_name")
     op.drop_table("site_schedules")
     op.drop_index("ix_contacts_site_position", table_name="contacts")
     op.drop_table("contacts")
