@@ -436,6 +436,7 @@ async def open_platform(
                     log=notification_log,
                     clock=clock,
                 )
+                site_store = SqlSiteStore(engine, clock)
                 staff = StaffServices(
                     sink=writer,
                     store=units,
@@ -445,6 +446,7 @@ async def open_platform(
                     clock=clock,
                     cap_rules=tuple(r for r in settings.notify if r.channel is Channel.CAP),
                     cap_sender=settings.cap_sender,
+                    sites=site_store,
                 )
                 async with (
                     open_dc09_listeners(
@@ -532,7 +534,7 @@ async def open_platform(
                             ),
                             staff=staff,
                             sites=SiteServices(
-                                store=SqlSiteStore(engine, clock),
+                                store=site_store,
                                 credentials=logins.credentials,
                             ),
                             stream_recheck_seconds=settings.stream_recheck_seconds,

@@ -257,6 +257,9 @@ async def test_a_dispatch_is_pushed_to_the_crews_phone_at_once(
     client: httpx.AsyncClient, timed_platform: Platform
 ) -> None:
     unit_id = await _unit(client)
+    site = {"name": "Depot", "address": "1 Depot Road, Leeds"}
+    made = await client.post("/api/sites", headers=ADMIN, json=site)
+    assert made.status_code == 201, made.text
     async with _unit_stream(timed_platform, "guard-token") as ws:
         [unit] = await _units_pushed(ws)
         assert (unit["id"], unit["status"], unit["dispatch"]) == (unit_id, "available", None)
@@ -276,7 +279,12 @@ async def test_a_dispatch_is_pushed_to_the_crews_phone_at_once(
             "Depot",
             "Staff report",
         )
-        assert (dispatch["zone"], dispatch["zone_name"], dispatch["address"]) == (None, None, None)
+        # Where to go: the site record's address (a report names no zone).
+        assert (dispatch["zone"], dispatch["zone_name"], dispatch["address"]) == (
+            None,
+            None,
+            "1 Depot Road, Leeds",
+        )
         assert dispatch["acknowledged_at"] is None
 
         acknowledged = await client.post(

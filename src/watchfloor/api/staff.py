@@ -14,6 +14,7 @@ from watchfloor.core.dispatching import Dispatching, FieldStore
 from watchfloor.core.notifications import DeadLetterStore, NotificationLog, NotificationRule
 from watchfloor.core.ports import Clock
 from watchfloor.core.signals import LinkTest, Signal, SignalRecord
+from watchfloor.core.site_records import SiteStore
 
 __all__ = ["AuditedSink", "Staff", "StaffServices"]
 
@@ -33,7 +34,8 @@ class StaffServices:
     """Intake for reports and calls, units and dispatch, and the notification feeds.
 
     ``cap_rules`` select the alarms the CAP feed publishes (none: the feed is empty);
-    ``cap_sender`` names this control room in every CAP alert.
+    ``cap_sender`` names this control room in every CAP alert. ``sites`` gives a crew sent to
+    an alarm the site's address (None: none is looked up).
     """
 
     sink: AuditedSink
@@ -44,6 +46,7 @@ class StaffServices:
     clock: Clock
     cap_rules: tuple[NotificationRule, ...] = ()
     cap_sender: str = "watchfloor"
+    sites: SiteStore | None = None
 
 
 def _staff(services: Services) -> StaffServices:

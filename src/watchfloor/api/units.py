@@ -7,6 +7,7 @@ one of them changes, so that the phone page never has to poll.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -25,6 +26,7 @@ from watchfloor.api.services import Services
 from watchfloor.api.staff import Staff, StaffServices
 from watchfloor.core.alarms import Alarm, AlarmState
 from watchfloor.core.dispatching import Dispatching, UnitDetail
+from watchfloor.core.errors import NotFoundError
 from watchfloor.core.ports import EventQueue
 from watchfloor.core.principals import Permission, Principal, may
 from watchfloor.core.units import Dispatch, UnitStatus
@@ -140,11 +142,18 @@ class DispatchList(BaseModel):
     items: list[DispatchOut]
 
 
-def _where(alarm: Alarm) -> dict[str, object]:
+async def _where(staff: StaffServices, alarm: Alarm) -> dict[str, object]:
     """What a crew needs to find the place of an alarm they are sent to."""
-    # TODO(#13): the site record's address and the zone list's description of alarm.zone,
-    # once site records are kept; until then the crew gets the site's name and the zone.
-    return {"site": alarm.site, "zone": alarm.zone, "zone_name": None, "address": None}
+    address = None
+    if staff.sites is not None and alarm.site is not None:
+        with contextlib.suppress(NotFoundError):
+            address = (await staff.sites.get_site(alarm.site)).address
+    return {
+        "site": alarm.site,
+        "zone": alarm.zone,
+        "zone_name": alarm.zone_name,
+        "address": address,
+    }
 
 
 async def _unit_out(staff: StaffServices, detail: UnitDetail) -> UnitOut:
@@ -153,7 +162,11 @@ async def _unit_out(staff: StaffServices, detail: UnitDetail) -> UnitOut:
         dispatch = DispatchOut.of(detail.dispatch)
         alarm = (await staff.dispatching.repository.get_alarm(detail.dispatch.alarm_id)).alarm
         dispatch = dispatch.model_copy(
-            update={"type_name": alarm.type_name, "priority": alarm.priority, **_where(alarm)}
+            update={
+                "type_name": alarm.type_name,
+                "priority": alarm.priority,
+                **await _where(staff, alarm),
+            }
         )
     unit = detail.unit
     return UnitOut(
