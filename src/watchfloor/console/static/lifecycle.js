@@ -46,11 +46,12 @@ export function isAlerting(alarm) {
 }
 
 /**
- * Whether the alarm is past its acknowledgement deadline. The server says so in `overdue`;
- * until it does, the console reads it from the deadline and the escalations.
+ * Whether the alarm is past its acknowledgement deadline. The server says so in `overdue` as
+ * of its last change; a deadline that passes after it is read from the clock, so that the row
+ * turns red at the deadline, not when the escalation timer next runs.
  */
 export function isOverdue(alarm, now = Date.now()) {
-  if (typeof alarm.overdue === "boolean") return alarm.overdue;
+  if (alarm.overdue === true) return true;
   if (alarm.state !== "new") return false;
   return alarm.escalation_count > 0 ||
     (alarm.ack_deadline !== null && alarm.ack_deadline !== undefined &&
