@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
-from hypothesis import assume, event, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from watchfloor.codecs import (
@@ -472,7 +472,10 @@ def test_both_agree_outside_the_known_disagreements(case: Case) -> None:
         assert ack.timestamp is not None
 
 
-@DIFF
+# Most generated frames fall in no known disagreement or in several: the test keeps the
+# others, so it filters by design, and how much depends on the draw (seen failing the health
+# check with 9 kept of 59).
+@settings(DIFF, suppress_health_check=[HealthCheck.filter_too_much])
 @given(cases())
 def test_each_known_disagreement_really_disagrees(case: Case) -> None:
     classes = known_disagreements(case)
