@@ -18,6 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from support.clock import FakeClock
+from support.panel import REPLY_TIMEOUT
 from support.server import free_port
 from watchfloor.app import Platform, open_platform
 from watchfloor.cli import simulate
@@ -89,7 +90,9 @@ def _plan(platform: Platform, **fields: object) -> SimulationPlan:
         "panels": 4,
         "rate": 20.0,
         "duration": 1.0,
-        "reply_timeout": 2.0,
+        # Generous, as for every test panel: a loaded machine must not turn a slow reply
+        # into a retransmission that a test counts.
+        "reply_timeout": REPLY_TIMEOUT,
         "retries": 1,
         "seed": 7,
     }
