@@ -130,8 +130,13 @@ def test_an_operator_works_the_site_record_by_keyboard_from_zone_to_resolved(
     expect(first.locator("a[href='tel:+447700900111']")).to_have_text("+44 7700 900111")
     expect(second).not_to_have_class(re.compile(r"\bnext\b"))
 
-    console.keyboard.press("a")  # acknowledge (and claim)
+    # With Caps Lock on, "a" still acknowledges (and claims): only Shift records a call.
+    console.evaluate(
+        """() => document.dispatchEvent(
+             new KeyboardEvent("keydown", { key: "A", shiftKey: false, bubbles: true }))"""
+    )
     expect(console.locator("#detail dd.state")).to_have_text("acknowledged")
+    expect(console.locator("#call-list .attempts li")).to_have_count(0)
     console.keyboard.press("Shift+N")  # the first contact did not answer
     expect(first.locator(".attempts li")).to_have_text(re.compile(r"^no answer · .* · mobile$"))
     expect(second).to_have_class(re.compile(r"\bnext\b"))

@@ -584,7 +584,9 @@ function onKey(event) {
     return;
   }
   if (event.key === "Escape") { event.preventDefault(); escape(event.target); return; }
-  const handler = KEYS[event.key];
+  // A capital without Shift is Caps Lock: the lower-case key's action, never a call outcome.
+  const key = /^[A-Z]$/.test(event.key) && !event.shiftKey ? event.key.toLowerCase() : event.key;
+  const handler = KEYS[key];
   if (!handler) return;
   // Space and Enter keep their meaning on a focused control; letters and digits are ours.
   event.preventDefault();
