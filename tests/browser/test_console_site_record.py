@@ -207,6 +207,7 @@ def test_the_site_page_shows_its_zones_contacts_and_recent_alarms(
     page: Page,
     send_frame: Callable[[bytes], bytes],
     contacts: list[dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
     assert b"ACK" in send_frame(sia_frame(ACCOUNT, 2, f"#{ACCOUNT}|Nri1/BA06"))
     console = sign_in(page, server.base_url)
@@ -221,3 +222,7 @@ def test_the_site_page_shows_its_zones_contacts_and_recent_alarms(
     expect(console.locator("#contacts")).to_contain_text("Tom Archer")
     expect(console.locator("#contacts")).to_contain_text("has a passphrase")
     expect(console.locator("#recent")).to_contain_text("06 loading bay PIR")
+    console.screenshot(path=str(tmp_path / "site-page.png"), full_page=True)
+
+    console.goto(f"{server.base_url}/site.html?site=Nowhere")
+    expect(console.locator("#site-error")).to_contain_text("Nowhere")

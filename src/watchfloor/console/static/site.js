@@ -10,6 +10,11 @@ const SHOWN = 50;
 
 const $ = (id) => document.getElementById(id);
 
+function fail(text) {
+  $("site-error").textContent = text;
+  $("site-error").hidden = false;
+}
+
 function cell(text) {
   const td = document.createElement("td");
   td.textContent = text ?? "–";
@@ -54,7 +59,8 @@ async function renderZones(site) {
   if (!accounts.length) { box.textContent = "No device registered at this site."; return; }
   for (const account of accounts) {
     const title = document.createElement("h3");
-    title.textContent = `Account ${account.account}${account.name ? ` · ${account.name}` : ""}`;
+    const named = account.name && account.name !== account.account;
+    title.textContent = `Account ${account.account}${named ? ` · ${account.name}` : ""}`;
     const zones = await api(`/api/accounts/${encodeURIComponent(account.account)}/zones`);
     const table = document.createElement("table");
     table.className = "compact";
@@ -107,7 +113,7 @@ async function renderRecent(site) {
 
 async function start() {
   const site = new URLSearchParams(location.search).get("site");
-  if (!site) { $("site-error").textContent = "No site named: open a site from an alarm."; return; }
+  if (!site) { fail("No site named: open a site from an alarm."); return; }
   try {
     await whoAmI();
   } catch (err) {
@@ -119,4 +125,4 @@ async function start() {
   await Promise.all([renderZones(site), renderContacts(site), renderRecent(site)]);
 }
 
-start().catch((err) => { $("site-error").textContent = String(err.message || err); });
+start().catch((err) => fail(String(err.message || err)));
