@@ -17,12 +17,14 @@ import {
 } from "./lifecycle.js";
 import { attachPresence } from "./presence.js";
 import { createQueue } from "./queue.js";
+import { CALL_KEYS, attachSiteRecord, siteLink } from "./siterecord.js";
 import { attachSnapshot } from "./snapshot.js";
 import { attachSoundButton, startAlerts } from "./sound.js";
 
 const USER_KEY = "watchfloor.user";
 const MESSAGE_AREAS = [
   "action-message", "dispatch-message", "sop-message", "resolve-message", "note-message",
+  "call-message",
 ];
 /** The states the queue loads: the open ones, and resolved ones until someone closes them. */
 const LOADED_STATES = ["new", "acknowledged", "dispatched", "held", "resolved"];
@@ -225,7 +227,7 @@ function renderFacts(alarm) {
   dl.replaceChildren();
   fact(dl, "State", alarm.state, "state");
   fact(dl, "Held by", alarm.claimed_by ?? "nobody", "held");
-  fact(dl, "Site", alarm.site);
+  fact(dl, "Site", alarm.site ? siteLink(alarm.site) : null);
   fact(dl, "Device", alarm.device);
   fact(dl, "Zone", alarm.zone_name ? `${alarm.zone ?? ""} ${alarm.zone_name}`.trim() : alarm.zone);
   fact(dl, "Type", `${alarm.type_code} ${alarm.type_name} (${alarm.category})`);
@@ -272,6 +274,7 @@ function renderDetail() {
   renderMuted(alarm);
   const full = detail && detail.id === selectedId ? detail : null;
   renderEvent(alarm, full?.signals ?? null);
+  siteRecord.render(alarm, full, OPEN_STATES.has(alarm.state));
   renderFacts(alarm);
   // The picture follows the full record, so that walking the queue asks for none.
   if (full) snapshot.show(alarm.id, alarm.signal_count);
@@ -567,8 +570,10 @@ const KEYS = {
   n: () => { if (selectedId !== null) $("note").focus(); },
   u: () => { if (selectedId !== null) units.focus(); },
   g: () => { if (selectedId !== null) queue.toggleGroupOf(selectedId); },
+  p: () => { if (selectedId !== null) siteRecord.focusPassphrase(); },
   "/": () => $("filter-search").focus(),
 };
+for (const [key, outcome] of Object.entries(CALL_KEYS)) KEYS[key] = () => siteRecord.call(outcome);
 for (let step = 1; step <= 9; step += 1) KEYS[String(step)] = () => toggleStep(step);
 const REPEATABLE = new Set(["ArrowDown", "ArrowUp", "j", "k"]);
 
@@ -579,7 +584,9 @@ function onKey(event) {
     return;
   }
   if (event.key === "Escape") { event.preventDefault(); escape(event.target); return; }
-  const handler = KEYS[event.key];
+  // A capital without Shift is Caps Lock: the lower-case key's action, never a call outcome.
+  const key = /^[A-Z]$/.test(event.key) && !event.shiftKey ? event.key.toLowerCase() : event.key;
+  const handler = KEYS[key];
   if (!handler) return;
   // Space and Enter keep their meaning on a focused control; letters and digits are ours.
   event.preventDefault();
@@ -713,6 +720,10 @@ async function endSession(path) {
 
 const presence = attachPresence({ onUnlock: unlocked, summary: waitingSummary });
 const snapshot = attachSnapshot();
+const siteRecord = attachSiteRecord({
+  write: (id, label, request) => write(id, "call-message", "record a call on", label, request),
+  say: (text, kind) => showMessage("call-message", text, kind),
+});
 whenUnauthorized(sessionEnded);
 $("logout").addEventListener("click", () => endSession("/api/logout"));
 $("end-all").addEventListener("click", () => endSession("/api/sessions/end-all"));

@@ -52,6 +52,9 @@ export function attachDispatch({ write, refuse }) {
   }
 
   function drawUnits() {
+    // `u` pressed while the register loads focuses the list: the first unit takes it once drawn;
+    // a box moved into its place keeps the focus it had.
+    const focused = document.activeElement;
     const keep = new Set(units.map((unit) => unit.id));
     for (const [id, li] of items) if (!keep.has(id)) { li.remove(); items.delete(id); }
     units.forEach((unit, index) => {
@@ -67,6 +70,8 @@ export function attachDispatch({ write, refuse }) {
       if (list.children[index] !== li) list.insertBefore(li, list.children[index] ?? null);
     });
     $("units-none").hidden = units.length > 0;
+    if (focused === list) focus();
+    else if (focused && list.contains(focused) && document.activeElement !== focused) focused.focus();
   }
 
   function drawDispatches(dispatches) {

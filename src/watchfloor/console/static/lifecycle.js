@@ -91,6 +91,7 @@ export function describeError(err, action, supervising = false) {
   }
   if (status === 401) return "Token refused: sign in again.";
   if (status === 403) return `Not allowed: ${body.detail ?? "your role may not do this"}.`;
+  if (action === "record a call on" && status === 404) return `Not recorded: ${body.detail}.`;
   if (status === 404) return "This alarm no longer exists.";
   if (status === 422) return `Not accepted: ${body.detail ?? "invalid request"}`;
   if (status === 503) return "The server cannot save right now (store unavailable): nothing was saved. Try again.";
